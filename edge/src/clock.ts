@@ -1,0 +1,117 @@
+/**
+ * Time is a dependency: the service uses the system clock, tests and the simulated village
+ * a manual one that runs days of field behaviour in milliseconds.
+ */
+export interface TimerHandle {
+  readonly id: number;
+}
+
+export interface Clock {
+  /** Wall time, epoch ms. */
+  now(): number;
+  setTimeout(fn: () => void, ms: number): TimerHandle;
+  clearTimeout(handle: TimerHandle | undefined): void;
+}
+
+export const systemClock: Clock = (() => {
+  let next = 1;
+  const handles = new Map<number, NodeJS.Timeout>();
+  return {
+    now: () => Date.now(),
+    setTimeout(fn, ms) {
+      const id = next++;
+      const t = setTimeout(() => {
+        handles.delete(id);
+        fn();
+      }, Math.max(0, ms));
+      handles.set(id, t);
+      return { id };
+    },
+    clearTimeout(handle) {
+      if (!handle) return;
+      const t = handles.get(handle.id);
+      if (t) clearTimeout(t);
+      handles.delete(handle.id);
+    },
+  };
+})();
+
+/** Sleeps on the given clock; rejects with the signal's reason when aborted. */
+export function sleep(clock: Clock, ms: number, signal?: AbortSignal): Promise<void> {
+  return new Promise((resolve, reject) => {
+    if (signal?.aborted) return reject(signal.reason);
+    const onAbort = (): void => {
+      clock.clearTimeout(handle);
+      reject(signal?.reason);
+    };
+    const handle = clock.setTimeout(() => {
+      signal?.removeEventListener('abort', onAbort);
+      resolve();
+    }, ms);
+    signal?.addEventListener('abort', onAbort, { once: true });
+  });
+}
+
+/**
+ * A clock that only moves when told. Timers fire in time order during `advance`, each seeing
+ * `now()` equal to its due time.
+ */
+export class ManualClock implements Clock {
+  private current: number;
+  private seq = 1;
+  private readonly timers = new Map<number, { due: number; fn: () => void; order: number }>();
+
+  constructor(start: number) {
+    this.current = start;
+  }
+
+  now(): number {
+    return this.current;
+  }
+
+  setTimeout(fn: () => void, ms: number): TimerHandle {
+    const id = this.seq++;
+    this.timers.set(id, { due: this.current + Math.max(0, ms), fn, order: id });
+    return { id };
+  }
+
+  clearTimeout(handle: TimerHandle | undefined): void {
+    if (handle) this.timers.delete(handle.id);
+  }
+
+  /** Moves time forward by `ms`, firing every timer that falls due on the way. */
+  advance(ms: number): void {
+    const target = this.current + ms;
+    for (;;) {
+      let nextId: number | undefined;
+      let next: { due: number; fn: () => void; order: number } | undefined;
+      for (const [id, t] of this.timers) {
+        if (t.due <= target && (!next || t.due < next.due || (t.due === next.due && t.order < next.order))) {
+          next = t;
+          nextId = id;
+        }
+      }
+      if (!next || nextId === undefined) break;
+      this.timers.delete(nextId);
+      this.current = Math.max(this.current, next.due);
+      next.fn();
+    }
+    this.current = target;
+  }
+
+  /** Moves forward, letting promise callbacks run between timers (for async code under test). */
+  async advanceAsync(ms: number, step = 1000): Promise<void> {
+    let left = ms;
+    while (left > 0) {
+      const d = Math.min(step, left);
+      this.advance(d);
+      left -= d;
+      for (let i = 0; i < 10; i++) await Promise.resolve();
+      await new Promise<void>((r) => setImmediate(r));
+    }
+  }
+
+  pending(): number {
+    return this.timers.size;
+  }
+}

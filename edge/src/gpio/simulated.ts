@@ -1,0 +1,106 @@
+import { VillageError } from '@smart-village/shared';
+import type { Clock } from '../clock.js';
+import type { Level } from './inputs.js';
+import type { Pin, PinBackend, PinOpenOptions } from './backend.js';
+
+interface SimLine {
+  level: Level;
+  open: boolean;
+  watchers: ((value: Level) => void)[];
+  failure: Error | undefined;
+}
+
+export interface SimulatedPulseOptions {
+  /** One full pulse (active half + idle half); default 100 ms. */
+  periodMs?: number;
+}
+
+/**
+ * The simulated twin of the GPIO lines: tests and the demo set levels and send pulse trains;
+ * pins opened through it see them like the edges of a real line. Levels are electrical
+ * (activeLow is applied by the driver, as on the real pin).
+ */
+export class SimulatedPinBackend implements PinBackend {
+  private readonly lines = new Map<number, SimLine>();
+
+  /** @param clock times pulse trains; only `pulse` needs it. */
+  constructor(private readonly clock?: Clock) {}
+
+  open(sysfsPin: number, _opts: PinOpenOptions): Pin {
+    const line = this.line(sysfsPin);
+    if (line.failure) throw line.failure;
+    // The kernel refuses a second export of a line (EBUSY); so does the twin.
+    if (line.open) throw new VillageError('GPIO_UNAVAILABLE', `GPIO sysfs ${sysfsPin} is already open`, { sysfsPin });
+    line.open = true;
+    line.watchers = [];
+    const closed = (): VillageError => new VillageError('GPIO_UNAVAILABLE', `GPIO sysfs ${sysfsPin} is closed`, { sysfsPin });
+    let released = false;
+    return {
+      read: () => {
+        if (released) throw closed();
+        return line.level;
+      },
+      watch: (cb) => {
+        if (released) throw closed();
+        line.watchers.push(cb);
+      },
+      close: () => {
+        if (released) return;
+        released = true;
+        line.open = false;
+        line.watchers = [];
+      },
+    };
+  }
+
+  /** Drives the electrical level of a line; watchers hear it only when it changes. */
+  set(sysfsPin: number, level: Level): void {
+    const line = this.line(sysfsPin);
+    if (line.level === level) return;
+    line.level = level;
+    for (const cb of line.watchers.slice()) cb(level);
+  }
+
+  level(sysfsPin: number): Level {
+    return this.line(sysfsPin).level;
+  }
+
+  /**
+   * Sends `count` clean pulses from the current level (away and back) on the clock, one every
+   * `periodMs`, the first starting now. Returns how long the train lasts.
+   */
+  pulse(sysfsPin: number, count: number, opts: SimulatedPulseOptions = {}): number {
+    const clock = this.clock;
+    if (!clock) throw new VillageError('INTERNAL', 'SimulatedPinBackend.pulse needs a clock: new SimulatedPinBackend(clock)');
+    const period = opts.periodMs ?? 100;
+    const idle = this.level(sysfsPin);
+    const active = (1 - idle) as Level;
+    for (let i = 0; i < count; i++) {
+      clock.setTimeout(() => this.set(sysfsPin, active), i * period);
+      clock.setTimeout(() => this.set(sysfsPin, idle), i * period + period / 2);
+    }
+    return count * period;
+  }
+
+  /** Makes `open` of this line throw (a line claimed by another driver); `undefined` heals it. */
+  fail(sysfsPin: number, error: Error | undefined): void {
+    this.line(sysfsPin).failure = error;
+  }
+
+  isOpen(sysfsPin: number): boolean {
+    return this.lines.get(sysfsPin)?.open ?? false;
+  }
+
+  openPins(): number[] {
+    return [...this.lines].filter(([, l]) => l.open).map(([n]) => n);
+  }
+
+  private line(sysfsPin: number): SimLine {
+    let line = this.lines.get(sysfsPin);
+    if (!line) {
+      line = { level: 0, open: false, watchers: [], failure: undefined };
+      this.lines.set(sysfsPin, line);
+    }
+    return line;
+  }
+}

@@ -1,0 +1,176 @@
+import { createRequire } from 'node:module';
+import type { ModbusRTU as Client } from 'modbus-serial/ModbusRTU.js';
+import { VillageError, type BusConfig, type RegisterTable } from '@smart-village/shared';
+
+/**
+ * One physical bus as the poller sees it: a serial line, a Modbus TCP gateway, an RTU-over-TCP
+ * gateway or the simulated line. Requests are serialised by the caller (the bus queue).
+ */
+export interface ModbusLink {
+  readonly isOpen: boolean;
+  open(): Promise<void>;
+  close(): Promise<void>;
+  /** Registers as 16-bit words; coils and discrete inputs as 0/1. */
+  read(slave: number, table: RegisterTable, address: number, length: number, timeoutMs: number): Promise<number[]>;
+  writeCoil(slave: number, address: number, on: boolean, timeoutMs: number): Promise<void>;
+}
+
+/** Something modbus-serial accepts as a port: the simulated line implements it. */
+export type PortFactory = () => unknown;
+
+// modbus-serial is CommonJS whose module.exports is the class itself.
+const ModbusRTU = createRequire(import.meta.url)('modbus-serial') as typeof Client;
+
+/** The real client (modbus-serial) for every bus type; the simulated bus hands it a port object. */
+export class ModbusSerialLink implements ModbusLink {
+  private client: Client | undefined;
+  private closed = true;
+
+  constructor(
+    private readonly bus: BusConfig,
+    private readonly simulatedPort?: PortFactory,
+  ) {}
+
+  get isOpen(): boolean {
+    return !this.closed && this.client?.isOpen === true;
+  }
+
+  async open(): Promise<void> {
+    if (this.isOpen) return;
+    await this.close();
+    const bus = this.bus;
+    let client: Client;
+    try {
+      switch (bus.type) {
+        case 'rtu':
+          client = new ModbusRTU();
+          await client.connectRTUBuffered(bus.port, { baudRate: bus.baud, parity: bus.parity, dataBits: bus.dataBits, stopBits: bus.stopBits });
+          break;
+        case 'tcp':
+          client = new ModbusRTU();
+          await client.connectTCP(bus.host, { port: bus.port, timeout: bus.timeout });
+          break;
+        case 'rtu-over-tcp':
+          client = new ModbusRTU();
+          await client.connectTcpRTUBuffered(bus.host, { port: bus.port });
+          break;
+        case 'simulated': {
+          if (!this.simulatedPort) throw new Error('no simulated line attached to this bus');
+          client = new ModbusRTU(this.simulatedPort());
+          await new Promise<void>((resolve, reject) => client.open((err: unknown) => (err ? reject(err) : resolve())));
+          break;
+        }
+      }
+    } catch (err) {
+      throw new VillageError('PORT_UNAVAILABLE', `bus ${bus.id}: cannot open ${describe(bus)}: ${messageOf(err)}`, { bus: bus.id }, { cause: err });
+    }
+    client.on('close', () => {
+      this.closed = true;
+    });
+    client.on('error', () => {
+      this.closed = true;
+    });
+    this.client = client;
+    this.closed = false;
+  }
+
+  async close(): Promise<void> {
+    const client = this.client;
+    this.client = undefined;
+    this.closed = true;
+    if (!client) return;
+    await new Promise<void>((resolve) => {
+      try {
+        client.close(() => resolve());
+      } catch {
+        resolve();
+      }
+      // A serial port that vanished may never call back.
+      setTimeout(resolve, 500).unref();
+    });
+  }
+
+  async read(slave: number, table: RegisterTable, address: number, length: number, timeoutMs: number): Promise<number[]> {
+    const client = this.ready(slave, timeoutMs);
+    try {
+      switch (table) {
+        case 'holding':
+          return (await client.readHoldingRegisters(address, length)).data;
+        case 'input':
+          return (await client.readInputRegisters(address, length)).data;
+        case 'coil':
+          return (await client.readCoils(address, length)).data.slice(0, length).map((b: boolean) => (b ? 1 : 0));
+        case 'discrete':
+          return (await client.readDiscreteInputs(address, length)).data.slice(0, length).map((b: boolean) => (b ? 1 : 0));
+      }
+    } catch (err) {
+      throw this.normalise(err, slave);
+    }
+  }
+
+  async writeCoil(slave: number, address: number, on: boolean, timeoutMs: number): Promise<void> {
+    const client = this.ready(slave, timeoutMs);
+    try {
+      await client.writeCoil(address, on);
+    } catch (err) {
+      throw this.normalise(err, slave);
+    }
+  }
+
+  private ready(slave: number, timeoutMs: number): Client {
+    const client = this.client;
+    if (!client || !this.isOpen) throw new VillageError('PORT_UNAVAILABLE', `bus ${this.bus.id}: ${describe(this.bus)} is not open`, { bus: this.bus.id });
+    client.setID(slave);
+    client.setTimeout(timeoutMs);
+    return client;
+  }
+
+  /** modbus-serial reports errors in several shapes; map them onto our closed set of codes. */
+  private normalise(err: unknown, slave: number): VillageError {
+    const e = err as { name?: string; message?: string; errno?: string; modbusCode?: number };
+    const where = { bus: this.bus.id, slave };
+    if (typeof e.modbusCode === 'number') return new VillageError('MODBUS_EXCEPTION', `slave ${slave} answered exception ${e.modbusCode}: ${e.message ?? ''}`, { ...where, exception: e.modbusCode });
+    if (e.errno === 'ETIMEDOUT' || e.name === 'TransactionTimedOutError') return new VillageError('MODBUS_TIMEOUT', `slave ${slave} did not answer`, where);
+    if (e.message === 'CRC error') return new VillageError('MODBUS_CRC', `slave ${slave}: response with bad CRC`, where);
+    if (e.name === 'PortNotOpenError' || e.errno === 'ECONNREFUSED' || e.errno === 'EPIPE' || e.errno === 'ECONNRESET') {
+      this.closed = true;
+      return new VillageError('PORT_UNAVAILABLE', `bus ${this.bus.id}: ${e.message ?? 'port closed'}`, where);
+    }
+    if (e.message?.startsWith('Data length error')) return new VillageError('MODBUS_FRAME', `slave ${slave}: ${e.message}`, where);
+    if (!this.isOpen) return new VillageError('PORT_UNAVAILABLE', `bus ${this.bus.id}: ${messageOf(err)}`, where);
+    return new VillageError('MODBUS_FRAME', `slave ${slave}: ${messageOf(err)}`, where);
+  }
+}
+
+export function describe(bus: BusConfig): string {
+  switch (bus.type) {
+    case 'rtu':
+      return `${bus.port} @ ${bus.baud} ${bus.dataBits}${bus.parity[0]?.toUpperCase()}${bus.stopBits}`;
+    case 'tcp':
+      return `modbus-tcp ${bus.host}:${bus.port}`;
+    case 'rtu-over-tcp':
+      return `rtu-over-tcp ${bus.host}:${bus.port}`;
+    case 'simulated':
+      return `simulated line @ ${bus.baud}`;
+  }
+}
+
+function messageOf(err: unknown): string {
+  if (err instanceof Error) return err.message;
+  if (err && typeof err === 'object' && 'message' in err) return String((err as { message: unknown }).message);
+  return String(err);
+}
+
+/**
+ * Modbus over serial line v1.02 §2.5.1.1: frames are separated by 3.5 character times; above
+ * 19200 baud a fixed 1.75 ms is recommended. A character is 11 bits (start, 8 data, parity or
+ * second stop, stop).
+ */
+export function t35Ms(baud: number): number {
+  return baud > 19200 ? 1.75 : (3.5 * 11 * 1000) / baud;
+}
+
+/** Time a frame of `bytes` occupies the wire, in ms (11 bits per character, as above). */
+export function frameMs(bytes: number, baud: number): number {
+  return (bytes * 11 * 1000) / baud;
+}

@@ -1,0 +1,48 @@
+import type { EventInput, Event, Reading } from '@smart-village/shared';
+
+/** A committed row of the outbox, numbered by the edge's one monotonic sequence. */
+export type OutboxRow =
+  | { seq: number; kind: 'reading'; reading: Reading }
+  | { seq: number; kind: 'event'; event: Event };
+
+export interface OutboxStats {
+  /** Rows committed and not yet acknowledged by the cloud. */
+  depth: number;
+  /** Highest seq committed (0 when none). */
+  lastSeq: number;
+  /** Highest seq the cloud has acknowledged as stored (0 when none). */
+  ackedSeq: number;
+  /** Readings and events waiting in memory for the next commit. */
+  buffered: number;
+  /** Database size on disk (main file + WAL), bytes. */
+  bytes: number;
+  /** Telemetry rows deleted to stay within quota before the cloud had them. */
+  droppedUnsent: number;
+}
+
+/**
+ * The SQLite outbox. A reading is durable once committed; seqs are assigned at commit, so a
+ * crash never leaves a gap. Readings and events share one sequence.
+ */
+export interface Outbox {
+  /** Buffers readings; they are committed by the next commit (timer or `flush`). */
+  addReadings(readings: readonly Reading[]): void;
+  /** Buffers an event; it is committed with the next commit. */
+  addEvent(event: EventInput): void;
+  /** Commits everything buffered in one transaction; returns the rows committed. */
+  flush(): number;
+  /** Committed rows with seq > after, in seq order, at most `limit`. */
+  rowsAfter(after: number, limit: number): OutboxRow[];
+  /** The cloud stored everything up to and including `seq`. */
+  acknowledge(seq: number): void;
+  stats(): OutboxStats;
+  /** Latest committed reading per sensor. */
+  latest(): Reading[];
+  /** Most recent events first. */
+  recentEvents(limit: number, filter?: { source?: string; kind?: string }): Event[];
+  /** Applies retention by age and the disk quota now (also runs periodically). */
+  enforceRetention(): void;
+  start(): void;
+  /** Final commit and close; idempotent. */
+  stop(): void;
+}

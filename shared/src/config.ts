@@ -1,0 +1,389 @@
+import { z } from 'zod';
+import { idSchema } from './ids.js';
+import { durationSchema } from './duration.js';
+import { quantitySchema, unitSchema } from './units.js';
+
+/** The site configuration file (YAML on the Pi). Version 1. */
+export const CONFIG_VERSION = 1;
+
+export const REGISTER_TABLES = ['holding', 'input', 'coil', 'discrete'] as const;
+export const VALUE_TYPES = ['bool', 'int16', 'uint16', 'int32', 'uint32', 'int64', 'uint64', 'float32', 'float64'] as const;
+/**
+ * Byte/word order of multi-register values, named by where the bytes of the big-endian value
+ * A B C D (E F G H) land on the wire. For 64-bit values the same pattern applies to 4 words:
+ * ABCD = big-endian, CDAB = words swapped (little-endian word order), BADC = bytes swapped in
+ * each word, DCBA = fully little-endian.
+ */
+export const BYTE_ORDERS = ['ABCD', 'CDAB', 'BADC', 'DCBA'] as const;
+export type RegisterTable = (typeof REGISTER_TABLES)[number];
+export type ValueType = (typeof VALUE_TYPES)[number];
+export type ByteOrder = (typeof BYTE_ORDERS)[number];
+
+const pointName = z
+  .string()
+  .regex(/^[a-z][a-z0-9-]*$/, { message: 'point names are lowercase letters, digits and dashes' });
+
+const pointFields = {
+  table: z.enum(REGISTER_TABLES),
+  address: z.number().int().min(0).max(65535),
+  type: z.enum(VALUE_TYPES).default('uint16'),
+  order: z.enum(BYTE_ORDERS).default('ABCD'),
+  /** A single bit (0 = least significant) of a 16-bit register. */
+  bit: z.number().int().min(0).max(15).optional(),
+  scale: z.number().default(1),
+  offset: z.number().default(0),
+  quantity: quantitySchema,
+  unit: unitSchema.optional(),
+  /** Plausible range; outside it a reading is kept with quality `out-of-range`. */
+  min: z.number().optional(),
+  max: z.number().optional(),
+};
+
+export const registerPointSchema = z.object({ name: pointName, ...pointFields }).strict();
+export type RegisterPoint = z.output<typeof registerPointSchema>;
+export type RegisterPointInput = z.input<typeof registerPointSchema>;
+/** Per-register override in a site config: any field of a profile point. */
+export const registerOverrideSchema = z
+  .object({
+    table: pointFields.table.optional(),
+    address: pointFields.address.optional(),
+    type: z.enum(VALUE_TYPES).optional(),
+    order: z.enum(BYTE_ORDERS).optional(),
+    bit: pointFields.bit,
+    scale: z.number().optional(),
+    offset: z.number().optional(),
+    quantity: quantitySchema.optional(),
+    unit: pointFields.unit,
+    min: pointFields.min,
+    max: pointFields.max,
+  })
+  .strict();
+export type RegisterOverride = z.output<typeof registerOverrideSchema>;
+
+const busCommon = {
+  id: idSchema,
+  /** Per-request timeout. */
+  timeout: durationSchema.default(1000),
+  /** Retries of a failed request before the slave counts as failed for this cycle. */
+  retries: z.number().int().min(0).max(10).default(2),
+  /** Extra silence between frames; default: Modbus t3.5 for the baud rate. */
+  interFrameGap: durationSchema.optional(),
+  /** Registers between two points of one slave that may be read over to save a request. */
+  coalesceGap: z.number().int().min(0).max(32).default(4),
+  /** Requests waiting for the bus beyond this are dropped and counted. */
+  queueLimit: z.number().int().min(1).max(10_000).default(64),
+  /** First and longest wait before retrying a slave that stopped answering. */
+  backoffMin: durationSchema.default(2000),
+  backoffMax: durationSchema.default(300_000),
+};
+
+export const busSchema = z.discriminatedUnion('type', [
+  z
+    .object({
+      type: z.literal('rtu'),
+      ...busCommon,
+      /** Serial device; prefer /dev/serial/by-id/... which survives replugging. */
+      port: z.string().min(1),
+      baud: z.number().int().positive().default(9600),
+      parity: z.enum(['none', 'even', 'odd']).default('none'),
+      dataBits: z.union([z.literal(7), z.literal(8)]).default(8),
+      stopBits: z.union([z.literal(1), z.literal(2)]).default(1),
+    })
+    .strict(),
+  z
+    .object({
+      type: z.literal('tcp'),
+      ...busCommon,
+      host: z.string().min(1),
+      port: z.number().int().min(1).max(65535).default(502),
+    })
+    .strict(),
+  z
+    .object({
+      type: z.literal('rtu-over-tcp'),
+      ...busCommon,
+      host: z.string().min(1),
+      port: z.number().int().min(1).max(65535),
+    })
+    .strict(),
+  z
+    .object({
+      type: z.literal('simulated'),
+      ...busCommon,
+      /** Simulated wire speed, used for frame timing like a real RS-485 line. */
+      baud: z.number().int().positive().default(9600),
+    })
+    .strict(),
+]);
+export type BusConfig = z.output<typeof busSchema>;
+
+const deviceCommon = {
+  id: idSchema,
+  name: z.string().optional(),
+  interval: durationSchema.default(60_000),
+  /** Delay of the first poll after start; default spreads devices over their interval. */
+  stagger: durationSchema.optional(),
+  /** Without a good reading for this long the device is stale; default 3 intervals. */
+  staleAfter: durationSchema.optional(),
+};
+
+export const modbusDeviceSchema = z
+  .object({
+    driver: z.literal('modbus'),
+    ...deviceCommon,
+    bus: idSchema,
+    /** Modbus unit id: 1-247 on a serial line; TCP devices may use 0-255. */
+    slave: z.number().int().min(0).max(255),
+    profile: z.string().optional(),
+    registers: z.array(registerPointSchema).optional(),
+    overrides: z.record(z.string(), registerOverrideSchema).default({}),
+    /** Only these points of the profile; default all. */
+    points: z.array(z.string()).optional(),
+  })
+  .strict();
+
+export const gpioDeviceSchema = z
+  .object({
+    driver: z.literal('gpio'),
+    ...deviceCommon,
+    /** BCM pin number (the GPIOnn name on the Pi header), not the physical pin. */
+    pin: z.number().int().min(0).max(27),
+    mode: z.enum(['digital', 'rain-gauge', 'flow-meter']),
+    activeLow: z.boolean().default(false),
+    /** Contact bounce filter; reed switches of rain gauges bounce for a few ms. */
+    debounce: durationSchema.optional(),
+    /** Tipping-bucket rain gauge: rain per tip. Misol WH-SP-RG and Davis: 0.2794 mm. */
+    mmPerTip: z.number().positive().default(0.2794),
+    /** Hall flow meter: pulses per litre. YF-S201: 450 (F = 7.5 x L/min). */
+    pulsesPerLitre: z.number().positive().default(450),
+    quantity: quantitySchema.optional(),
+  })
+  .strict();
+
+/** `driver` defaults to modbus, the common case on an RS-485 line. */
+export const deviceSchema = z.preprocess(
+  (v) => (v !== null && typeof v === 'object' && !('driver' in v) ? { ...v, driver: 'modbus' } : v),
+  z.discriminatedUnion('driver', [modbusDeviceSchema, gpioDeviceSchema]),
+);
+export type ModbusDeviceConfig = z.output<typeof modbusDeviceSchema>;
+export type GpioDeviceConfig = z.output<typeof gpioDeviceSchema>;
+export type DeviceConfig = z.output<typeof deviceSchema>;
+
+export const sensorSchema = z
+  .object({
+    id: idSchema,
+    /** "device/point", e.g. "soil-1/moisture". */
+    source: z.string().regex(/^[a-z0-9-]+\/[a-z0-9-]+$/, { message: 'write the source as "device/point", e.g. "soil-1/moisture"' }),
+    name: z.string().optional(),
+    /** The field (or tank, or place) it belongs to, for dashboards and control. */
+    field: idSchema.optional(),
+  })
+  .strict();
+export type SensorConfig = z.output<typeof sensorSchema>;
+
+export const outputSchema = z.discriminatedUnion('driver', [
+  z.object({ driver: z.literal('gpio'), pin: z.number().int().min(0).max(27) }).strict(),
+  z.object({ driver: z.literal('modbus'), bus: idSchema, slave: z.number().int().min(0).max(255), coil: z.number().int().min(0).max(65535) }).strict(),
+  z.object({ driver: z.literal('simulated') }).strict(),
+]);
+
+export const actuatorSchema = z
+  .object({
+    id: idSchema,
+    kind: z.enum(['valve', 'pump', 'master-valve', 'light']),
+    name: z.string().optional(),
+    output: outputSchema,
+    /** Relay boards sold for the Pi are mostly active-low: the relay closes when the pin is low. */
+    activeLow: z.boolean().default(false),
+    /** The state applied at start, on stop and after a crash. */
+    safeState: z.enum(['off', 'on']).default('off'),
+    /** No ON lasts longer than this, whatever asked for it. */
+    maxRuntime: durationSchema.default(3_600_000),
+    field: idSchema.optional(),
+  })
+  .strict();
+export type ActuatorConfig = z.output<typeof actuatorSchema>;
+
+export const siteConfigSchema = z
+  .object({
+    version: z.literal(CONFIG_VERSION, { message: `this file is version ${CONFIG_VERSION}: add "version: ${CONFIG_VERSION}" at the top` }),
+    site: z
+      .object({
+        id: idSchema,
+        name: z.string().min(1),
+        timezone: z.string().refine(isTimeZone, { message: 'unknown IANA timezone (e.g. Asia/Ho_Chi_Minh)' }),
+        lat: z.number().min(-90).max(90),
+        lon: z.number().min(-180).max(180),
+        language: z.enum(['vi', 'en']).default('vi'),
+      })
+      .strict(),
+    edge: z
+      .object({
+        id: idSchema,
+        gpio: z
+          .object({
+            driver: z.enum(['onoff', 'simulated']).default('onoff'),
+            /** sysfs number of BCM 0: "auto" reads it from /sys/class/gpio/gpiochip*. */
+            chipBase: z.union([z.literal('auto'), z.number().int().min(0)]).default('auto'),
+          })
+          .strict()
+          .default({ driver: 'onoff', chipBase: 'auto' }),
+      })
+      .strict(),
+    buses: z.array(busSchema).default([]),
+    devices: z.array(deviceSchema).default([]),
+    sensors: z.array(sensorSchema).default([]),
+    actuators: z.array(actuatorSchema).default([]),
+    store: z
+      .object({
+        /** Readings are committed in one transaction per interval to spare the SD card. */
+        commitInterval: durationSchema.default(1000),
+        /** Telemetry older than this is deleted once sent. */
+        retention: durationSchema.default(30 * 86_400_000),
+        /** Disk quota of the outbox in MB; when full the oldest telemetry goes first. */
+        quotaMb: z.number().positive().default(512),
+      })
+      .strict()
+      .default({ commitInterval: 1000, retention: 30 * 86_400_000, quotaMb: 512 }),
+    simulation: z
+      .object({
+        seed: z.number().int().default(1),
+        /** Faults to inject, for demos and tests. */
+        faults: z
+          .array(
+            z
+              .object({
+                device: idSchema,
+                kind: z.enum(['stuck', 'dead', 'noise', 'slow']),
+                amount: z.number().optional(),
+              })
+              .strict(),
+          )
+          .default([]),
+      })
+      .strict()
+      .optional(),
+  })
+  .strict();
+
+type Loose = Record<string, unknown>;
+const list = (v: unknown): Loose[] => (Array.isArray(v) ? v.filter((x): x is Loose => x !== null && typeof x === 'object') : []);
+const str = (v: unknown): string | undefined => (typeof v === 'string' ? v : undefined);
+
+/**
+ * Checks between sections (a device's bus exists, ids are unique, pins are not shared). Runs on
+ * the raw input even when the schema found other problems, so one run reports everything.
+ */
+export function crossCheckSiteConfig(input: unknown): ConfigProblem[] {
+  const out: ConfigProblem[] = [];
+  const add = (path: PropertyKey[], message: string): void => void out.push({ path: formatPath(path), message });
+  const cfg = (input !== null && typeof input === 'object' ? input : {}) as Loose;
+  const buses = list(cfg.buses);
+  const devices = list(cfg.devices);
+  const busIds = buses.map((b) => str(b.id) ?? '');
+  duplicates(busIds).forEach((i) => add(['buses', i, 'id'], `duplicate bus id "${busIds[i]}"`));
+  const devIds = devices.map((d) => str(d.id) ?? '');
+  duplicates(devIds).forEach((i) => add(['devices', i, 'id'], `duplicate device id "${devIds[i]}"`));
+  devices.forEach((d, i) => {
+    if (d.driver !== undefined && d.driver !== 'modbus') return;
+    const busId = str(d.bus);
+    const bus = buses.find((b) => b.id === busId);
+    if (busId !== undefined && !bus) {
+      add(['devices', i, 'bus'], `unknown bus "${busId}" (defined: ${busIds.join(', ') || 'none; add one under buses:'})`);
+    } else if (bus && (bus.type === 'rtu' || bus.type === 'simulated') && typeof d.slave === 'number' && (d.slave < 1 || d.slave > 247)) {
+      add(['devices', i, 'slave'], `slave ${d.slave} on serial bus "${String(bus.id)}": use 1-247 (0 is broadcast)`);
+    }
+    if (d.profile === undefined && d.registers === undefined) {
+      add(['devices', i], 'give a profile (e.g. profile: soil-th-ec-rs485) or a registers: list');
+    }
+  });
+  const pins = new Map<number, string>();
+  const claim = (pin: unknown, owner: string, path: PropertyKey[]): void => {
+    if (typeof pin !== 'number') return;
+    const other = pins.get(pin);
+    if (other !== undefined) add(path, `GPIO${pin} is already used by "${other}"`);
+    else pins.set(pin, owner);
+  };
+  devices.forEach((d, i) => d.driver === 'gpio' && claim(d.pin, str(d.id) ?? `devices[${i}]`, ['devices', i, 'pin']));
+  list(cfg.actuators).forEach((a, i) => {
+    const output = (a.output ?? {}) as Loose;
+    if (output.driver === 'gpio') claim(output.pin, str(a.id) ?? `actuators[${i}]`, ['actuators', i, 'output', 'pin']);
+    if (output.driver === 'modbus' && !busIds.includes(str(output.bus) ?? '')) {
+      add(['actuators', i, 'output', 'bus'], `unknown bus "${String(output.bus)}" (defined: ${busIds.join(', ') || 'none'})`);
+    }
+  });
+  const sensors = list(cfg.sensors);
+  const sensorIds = sensors.map((s) => str(s.id) ?? '');
+  duplicates(sensorIds).forEach((i) => add(['sensors', i, 'id'], `duplicate sensor id "${sensorIds[i]}"`));
+  sensors.forEach((s, i) => {
+    const dev = str(s.source)?.split('/')[0];
+    if (dev !== undefined && !devIds.includes(dev)) add(['sensors', i, 'source'], `unknown device "${dev}" (defined: ${devIds.join(', ') || 'none'})`);
+  });
+  return out;
+}
+
+/** Validates a site config: the schema and the cross-section checks, every problem at once. */
+export function parseSiteConfig(input: unknown): { ok: true; config: SiteConfig } | { ok: false; problems: ConfigProblem[] } {
+  const parsed = siteConfigSchema.safeParse(input);
+  const cross = crossCheckSiteConfig(input);
+  const problems = [...(parsed.success ? [] : problemsOf(parsed.error)), ...cross];
+  // A device whose bus is unknown must not also be reported as a schema failure twice.
+  const seen = new Set<string>();
+  const unique = problems.filter((p) => {
+    const key = `${p.path}|${p.message}`;
+    if (seen.has(key)) return false;
+    seen.add(key);
+    return true;
+  });
+  if (parsed.success && unique.length === 0) return { ok: true, config: parsed.data };
+  return { ok: false, problems: unique };
+}
+
+export type SiteConfigInput = z.input<typeof siteConfigSchema>;
+export type SiteConfig = z.output<typeof siteConfigSchema>;
+
+function duplicates(ids: string[]): number[] {
+  const seen = new Set<string>();
+  const out: number[] = [];
+  ids.forEach((id, i) => {
+    if (seen.has(id)) out.push(i);
+    seen.add(id);
+  });
+  return out;
+}
+
+function isTimeZone(tz: string): boolean {
+  try {
+    new Intl.DateTimeFormat('en', { timeZone: tz });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** One problem in a config file: where, and what to do about it. */
+export interface ConfigProblem {
+  path: string;
+  message: string;
+}
+
+/** Renders a zod path as the user wrote it: devices[2].bus */
+export function formatPath(path: readonly PropertyKey[]): string {
+  let out = '';
+  for (const part of path) {
+    if (typeof part === 'number') out += `[${part}]`;
+    else out += out ? `.${String(part)}` : String(part);
+  }
+  return out || '(top level)';
+}
+
+export function problemsOf(error: z.ZodError): ConfigProblem[] {
+  return error.issues.map((issue) => ({ path: formatPath(issue.path), message: hintFor(issue) }));
+}
+
+function hintFor(issue: z.core.$ZodIssue): string {
+  if (issue.code === 'unrecognized_keys') return `unknown key${issue.keys.length > 1 ? 's' : ''} ${issue.keys.map((k) => `"${k}"`).join(', ')} (check spelling; see the configuration reference in README.md)`;
+  if (issue.code === 'invalid_union' && 'note' in issue && issue.note === 'No matching discriminator') return `${issue.message}: set type/driver to one of the documented values`;
+  if (issue.code === 'invalid_type' && issue.input === undefined) return `missing (required ${issue.expected})`;
+  return issue.message;
+}
