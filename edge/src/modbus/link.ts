@@ -51,8 +51,11 @@ export class ModbusSerialLink implements ModbusLink {
           await client.connectTCP(bus.host, { port: bus.port, timeout: bus.timeout });
           break;
         case 'rtu-over-tcp':
+          // Raw RTU frames (with CRC) over a TCP stream, as transparent RS-485-to-Ethernet
+          // gateways (USR-TCP232, Waveshare) pass them. In modbus-serial that is the "telnet"
+          // port; its "TcpRTUBuffered" port speaks MBAP framing despite the name.
           client = new ModbusRTU();
-          await client.connectTcpRTUBuffered(bus.host, { port: bus.port });
+          await client.connectTelnet(bus.host, { port: bus.port, timeout: bus.timeout });
           break;
         case 'simulated': {
           if (!this.simulatedPort) throw new Error('no simulated line attached to this bus');

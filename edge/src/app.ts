@@ -1,0 +1,168 @@
+import { mkdirSync, renameSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { EventInput, Reading } from '@smart-village/shared';
+import type { Clock, TimerHandle } from './clock.js';
+import type { EdgeConfig } from './config.js';
+import type { Logger } from './log.js';
+import { ModbusSerialLink, type ModbusLink } from './modbus/link.js';
+import { BusQueue, Poller, type BusStats, type DeviceStats } from './poller.js';
+import { RateLimitedLog } from './log.js';
+import { SqliteOutbox } from './store/sqlite-outbox.js';
+import type { Outbox, OutboxStats } from './store/types.js';
+import type { SimulatedField } from './sim/devices.js';
+import { GpioInputDriver } from './gpio/driver.js';
+import type { PinBackend } from './gpio/backend.js';
+
+export const EDGE_VERSION = '0.1.0';
+
+export interface EdgeDeps {
+  config: EdgeConfig;
+  clock: Clock;
+  log: Logger;
+  dataDir: string;
+  /** The simulated village behind `type: simulated` buses and the simulated GPIO twin. */
+  field?: SimulatedField;
+  /** GPIO backend; default from config (onoff, or the field's simulated pins). */
+  pins?: PinBackend;
+  clockSynced?: () => boolean;
+  /** Overrides link creation (tests). */
+  linkFor?: (busId: string) => ModbusLink | undefined;
+}
+
+export interface EdgeSnapshot {
+  site: string;
+  edge: string;
+  version: string;
+  at: number;
+  startedAt: number;
+  outbox: OutboxStats;
+  buses: BusStats[];
+  devices: DeviceStats[];
+}
+
+/** File the running service writes for `village-edge status` (a separate process). */
+export const SNAPSHOT_FILE = 'status.json';
+export const OUTBOX_FILE = 'outbox.sqlite';
+
+/**
+ * The edge service, assembled from its parts. Tests build it with a manual clock and a
+ * simulated field; only main/cli touch process, signals and real ports.
+ */
+export class EdgeApp {
+  outbox!: Outbox;
+  private poller!: Poller;
+  private gpio: GpioInputDriver | undefined;
+  private readonly queues = new Map<string, BusQueue>();
+  private snapshotTimer: TimerHandle | undefined;
+  private startedAt = 0;
+  private running = false;
+
+  constructor(private readonly deps: EdgeDeps) {}
+
+  async start(): Promise<void> {
+    if (this.running) return;
+    this.running = true;
+    const { config, clock, log, dataDir } = this.deps;
+    const site = config.site;
+    const synced = this.deps.clockSynced ?? (() => true);
+    this.startedAt = clock.now();
+    mkdirSync(dataDir, { recursive: true });
+    this.outbox = new SqliteOutbox({
+      path: join(dataDir, OUTBOX_FILE),
+      clock,
+      log: log.child({ module: 'outbox' }),
+      commitInterval: site.store.commitInterval,
+      retentionMs: site.store.retention,
+      quotaBytes: site.store.quotaMb * 1024 * 1024,
+    });
+    this.outbox.start();
+    const onReadings = (r: Reading[]): void => this.outbox.addReadings(r);
+    const onEvent = (e: EventInput): void => this.outbox.addEvent(e);
+
+    const limited = new RateLimitedLog(log, () => clock.now());
+    for (const bus of site.buses) {
+      const link =
+        this.deps.linkFor?.(bus.id) ??
+        new ModbusSerialLink(bus, bus.type === 'simulated' ? () => this.requireField().portFor(bus.id) : undefined);
+      this.queues.set(bus.id, new BusQueue(bus, link, clock, log.child({ module: 'bus', bus: bus.id }), limited));
+    }
+    this.poller = new Poller({ clock, log: log.child({ module: 'poller' }), devices: config.modbus, queues: this.queues, onReadings, onEvent, clockSynced: synced });
+    this.deps.field?.start();
+    this.poller.start();
+
+    if (config.gpio.length > 0) {
+      const backend = this.deps.pins ?? (site.edge.gpio.driver === 'simulated' ? this.requireField().pins : undefined);
+      this.gpio = new GpioInputDriver({
+        devices: config.gpio,
+        clock,
+        log: log.child({ module: 'gpio' }),
+        onReadings,
+        clockSynced: synced,
+        ...(backend ? { backend } : { chipBase: site.edge.gpio.chipBase }),
+      });
+      await this.gpio.start();
+    }
+
+    onEvent({ ts: clock.now(), clockSynced: synced(), kind: 'edge.started', severity: 'info', source: site.edge.id, message: `edge ${site.edge.id} started (${config.modbus.length} Modbus devices, ${config.gpio.length} GPIO inputs)`, data: { version: EDGE_VERSION } });
+    this.scheduleSnapshot();
+    log.info({ site: site.site.id, edge: site.edge.id, devices: config.modbus.length + config.gpio.length, buses: site.buses.length, dataDir }, 'edge started');
+  }
+
+  async stop(): Promise<void> {
+    if (!this.running) return;
+    this.running = false;
+    const { clock, log, config } = this.deps;
+    clock.clearTimeout(this.snapshotTimer);
+    this.poller.stop();
+    await this.gpio?.stop();
+    await Promise.all([...this.queues.values()].map((q) => q.stop()));
+    this.deps.field?.stop();
+    this.outbox.addEvent({ ts: clock.now(), clockSynced: (this.deps.clockSynced ?? (() => true))(), kind: 'edge.stopped', severity: 'info', source: config.site.edge.id, message: `edge ${config.site.edge.id} stopped`, data: {} });
+    this.writeSnapshot();
+    this.outbox.stop();
+    log.info('edge stopped');
+  }
+
+  snapshot(): EdgeSnapshot {
+    const site = this.deps.config.site;
+    return {
+      site: site.site.id,
+      edge: site.edge.id,
+      version: EDGE_VERSION,
+      at: this.deps.clock.now(),
+      startedAt: this.startedAt,
+      outbox: this.outbox.stats(),
+      buses: [...this.queues.values()].map((q) => q.stats()),
+      devices: this.poller.stats(),
+    };
+  }
+
+  /** Resolves when every bus queue is idle (tests). */
+  async settle(): Promise<void> {
+    await Promise.all([...this.queues.values()].map((q) => q.whenIdle()));
+  }
+
+  private requireField(): SimulatedField {
+    if (!this.deps.field) throw new Error('this config uses simulated buses or pins, but no simulated field was given');
+    return this.deps.field;
+  }
+
+  private scheduleSnapshot(): void {
+    this.snapshotTimer = this.deps.clock.setTimeout(() => {
+      if (!this.running) return;
+      this.writeSnapshot();
+      this.scheduleSnapshot();
+    }, 10_000);
+  }
+
+  /** Atomic write (temp + rename) so `status` never reads half a file. */
+  private writeSnapshot(): void {
+    try {
+      const file = join(this.deps.dataDir, SNAPSHOT_FILE);
+      writeFileSync(`${file}.tmp`, JSON.stringify(this.snapshot()));
+      renameSync(`${file}.tmp`, file);
+    } catch (err) {
+      this.deps.log.warn({ err }, 'cannot write status snapshot');
+    }
+  }
+}

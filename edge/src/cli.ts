@@ -1,0 +1,239 @@
+#!/usr/bin/env node
+import { existsSync, readFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import { VillageError, toVillageError } from '@smart-village/shared';
+import { EdgeApp, OUTBOX_FILE, SNAPSHOT_FILE, type EdgeSnapshot } from './app.js';
+import { systemClock } from './clock.js';
+import { loadConfigFile, type EdgeConfig } from './config.js';
+import { createLogger } from './log.js';
+import { ModbusSerialLink, describe } from './modbus/link.js';
+import { planReads, decodeResponse } from './modbus/registers.js';
+import { createSimulatedField } from './sim/devices.js';
+import { SqliteOutbox } from './store/sqlite-outbox.js';
+import { systemClockSynced } from './timesync.js';
+
+const USAGE = `village-edge — the smart-village edge service
+
+usage:
+  village-edge run --config FILE [--data-dir DIR]     run the service
+  village-edge demo [--data-dir DIR] [--config FILE]  run the simulated demo village
+  village-edge check-config FILE                      validate a site config (exit 1 if bad)
+  village-edge scan --port PATH [--baud N] [--parity none|even|odd] [--from 1] [--to 247] [--timeout MS]
+                                                      find the slave ids answering on an RS-485 bus
+  village-edge read --config FILE --device ID         read one device once: values and raw registers
+  village-edge status --config FILE [--data-dir DIR]  device health, outbox depth, last readings
+
+DIR defaults to $VILLAGE_DATA_DIR or ./data.`;
+
+export const DEMO_CONFIG = fileURLToPath(new URL('../../examples/demo-village.yaml', import.meta.url));
+
+async function main(argv: string[]): Promise<number> {
+  const [command, ...rest] = argv;
+  const { values, positionals } = parseArgs({
+    args: rest,
+    allowPositionals: true,
+    options: {
+      config: { type: 'string' },
+      'data-dir': { type: 'string' },
+      device: { type: 'string' },
+      port: { type: 'string' },
+      baud: { type: 'string' },
+      parity: { type: 'string' },
+      from: { type: 'string' },
+      to: { type: 'string' },
+      timeout: { type: 'string' },
+      help: { type: 'boolean', short: 'h' },
+    },
+  });
+  const dataDir = resolve(values['data-dir'] ?? process.env.VILLAGE_DATA_DIR ?? 'data');
+  switch (command) {
+    case 'run':
+      return runService(loadConfigFile(need(values.config, '--config FILE')), dataDir, false);
+    case 'demo':
+      return runService(loadConfigFile(values.config ?? DEMO_CONFIG), dataDir, true);
+    case 'check-config': {
+      const file = need(positionals[0] ?? values.config, 'FILE');
+      const cfg = loadConfigFile(file);
+      const points = cfg.modbus.reduce((n, d) => n + d.points.length, 0);
+      console.log(`${file}: ok — site ${cfg.site.site.id}, edge ${cfg.site.edge.id}, ${cfg.site.buses.length} buses, ${cfg.modbus.length} Modbus devices (${points} points), ${cfg.gpio.length} GPIO inputs`);
+      return 0;
+    }
+    case 'scan':
+      return scan(need(values.port, '--port PATH'), Number(values.baud ?? 9600), (values.parity ?? 'none') as 'none', Number(values.from ?? 1), Number(values.to ?? 247), Number(values.timeout ?? 200));
+    case 'read':
+      return readOnce(loadConfigFile(need(values.config, '--config FILE')), need(values.device, '--device ID'));
+    case 'status':
+      return status(loadConfigFile(need(values.config, '--config FILE')), dataDir);
+    case undefined:
+    case 'help':
+    case '--help':
+    case '-h':
+      console.log(USAGE);
+      return 0;
+    default:
+      console.error(`unknown command "${command}"\n\n${USAGE}`);
+      return 2;
+  }
+}
+
+function need(v: string | undefined, what: string): string {
+  if (!v) throw new VillageError('CONFIG_INVALID', `missing ${what}\n\n${USAGE}`);
+  return v;
+}
+
+async function runService(config: EdgeConfig, dataDir: string, demo: boolean): Promise<number> {
+  const log = createLogger();
+  const clock = systemClock;
+  const simulated = demo || config.site.buses.some((b) => b.type === 'simulated') || config.site.edge.gpio.driver === 'simulated';
+  const field = simulated ? createSimulatedField(config, clock, log.child({ module: 'sim' })) : undefined;
+  const app = new EdgeApp({ config, clock, log, dataDir, ...(field ? { field } : {}), clockSynced: demo ? () => true : systemClockSynced() });
+  let stopping: Promise<void> | undefined;
+  const stop = (why: string, code: number): void => {
+    if (stopping) return;
+    log.info({ why }, 'stopping');
+    stopping = app.stop().finally(() => process.exit(code));
+  };
+  process.on('SIGTERM', () => stop('SIGTERM', 0));
+  process.on('SIGINT', () => stop('SIGINT', 0));
+  process.on('uncaughtException', (err) => {
+    log.fatal({ err }, 'uncaught error');
+    stop('uncaught error', 1);
+  });
+  process.on('unhandledRejection', (err) => {
+    log.fatal({ err }, 'unhandled rejection');
+    stop('unhandled rejection', 1);
+  });
+  await app.start();
+  if (demo) {
+    log.info(
+      { config: config.file, dataDir },
+      `demo village running — in another terminal: pnpm edge status --config ${config.file ?? DEMO_CONFIG} --data-dir ${dataDir}`,
+    );
+  }
+  return new Promise<number>(() => {
+    /* runs until a signal */
+  });
+}
+
+async function scan(port: string, baud: number, parity: 'none' | 'even' | 'odd', from: number, to: number, timeout: number): Promise<number> {
+  const bus = { type: 'rtu' as const, id: 'scan', port, baud, parity, dataBits: 8 as const, stopBits: 1 as const, timeout, retries: 0, coalesceGap: 0, queueLimit: 1, backoffMin: 0, backoffMax: 0 };
+  const link = new ModbusSerialLink(bus);
+  await link.open();
+  console.log(`scanning ${describe(bus)}, slave ids ${from}-${to}, ${timeout} ms each`);
+  const found: number[] = [];
+  for (let id = from; id <= to; id++) {
+    try {
+      await link.read(id, 'holding', 0, 1, timeout);
+      found.push(id);
+      console.log(`  slave ${id}: answers`);
+    } catch (err) {
+      const e = toVillageError(err);
+      // An exception is still an answer: someone is at that address.
+      if (e.code === 'MODBUS_EXCEPTION') {
+        found.push(id);
+        console.log(`  slave ${id}: answers (exception ${String(e.details.exception)} for holding 0)`);
+      } else if (e.code === 'PORT_UNAVAILABLE') {
+        throw e;
+      }
+    }
+    await new Promise((r) => setTimeout(r, 5));
+  }
+  await link.close();
+  console.log(found.length ? `found ${found.length}: ${found.join(', ')}` : 'no slave answered (check A/B wiring, baud rate and parity)');
+  return found.length ? 0 : 1;
+}
+
+async function readOnce(config: EdgeConfig, deviceId: string): Promise<number> {
+  const dev = config.modbus.find((d) => d.config.id === deviceId);
+  if (!dev) {
+    console.error(`no Modbus device "${deviceId}" in the config (devices: ${config.modbus.map((d) => d.config.id).join(', ')})`);
+    return 1;
+  }
+  const field = dev.bus.type === 'simulated' ? createSimulatedField(config, systemClock, createLogger({ level: 'warn' })) : undefined;
+  field?.start();
+  const link = new ModbusSerialLink(dev.bus, field ? () => field.portFor(dev.bus.id) : undefined);
+  await link.open();
+  let failed = 0;
+  console.log(`${dev.config.id}: slave ${dev.config.slave} on ${describe(dev.bus)}`);
+  for (const req of planReads(dev.points, dev.bus.coalesceGap)) {
+    const fc = { holding: 3, input: 4, coil: 1, discrete: 2 }[req.table];
+    try {
+      const data = await link.read(dev.config.slave, req.table, req.address, req.length, dev.bus.timeout);
+      console.log(`  FC${fc} ${req.table} ${req.address}+${req.length}: [${data.map(hex).join(' ')}]`);
+      for (const v of decodeResponse(req, data)) {
+        const p = dev.points.find((x) => x.name === v.point);
+        console.log(`    ${v.point.padEnd(14)} ${String(v.value).padStart(10)} ${v.unit.padEnd(6)} ${v.quality.padEnd(12)} raw [${v.raw.map(hex).join(' ')}] ${p?.type} ${p?.order} x${p?.scale}${p?.offset ? ` +${p.offset}` : ''}`);
+      }
+    } catch (err) {
+      failed++;
+      const e = toVillageError(err);
+      console.log(`  FC${fc} ${req.table} ${req.address}+${req.length}: ${e.code} ${e.message}`);
+    }
+  }
+  await link.close();
+  field?.stop();
+  return failed ? 1 : 0;
+}
+
+function hex(n: number): string {
+  return `0x${n.toString(16).padStart(4, '0')}`;
+}
+
+async function status(config: EdgeConfig, dataDir: string): Promise<number> {
+  const dbFile = join(dataDir, OUTBOX_FILE);
+  if (!existsSync(dbFile)) {
+    console.error(`no outbox at ${dbFile}: is the edge running with --data-dir ${dataDir}?`);
+    return 1;
+  }
+  let snap: EdgeSnapshot | undefined;
+  try {
+    snap = JSON.parse(readFileSync(join(dataDir, SNAPSHOT_FILE), 'utf8')) as EdgeSnapshot;
+  } catch {
+    snap = undefined;
+  }
+  const log = createLogger({ level: 'warn' });
+  const outbox = new SqliteOutbox({ path: dbFile, clock: systemClock, log, readonly: true });
+  const stats = outbox.stats();
+  const latest = outbox.latest();
+  const events = outbox.recentEvents(200);
+  outbox.stop();
+  const age = (ts: number): string => {
+    const s = Math.round((Date.now() - ts) / 1000);
+    return s < 120 ? `${s}s ago` : s < 7200 ? `${Math.round(s / 60)}m ago` : `${Math.round(s / 3600)}h ago`;
+  };
+  console.log(`site ${config.site.site.id} (${config.site.site.name}), edge ${config.site.edge.id}`);
+  if (snap) console.log(`service: snapshot ${age(snap.at)}, up since ${new Date(snap.startedAt).toISOString()}`);
+  else console.log('service: no snapshot (not running?)');
+  console.log(`outbox: ${stats.depth} unsent of ${stats.lastSeq} committed (acked up to ${stats.ackedSeq}), ${(stats.bytes / 1024).toFixed(0)} KiB on disk, ${stats.droppedUnsent} dropped unsent`);
+  console.log('\ndevices:');
+  for (const d of config.modbus) {
+    const live = snap?.devices.find((x) => x.id === d.config.id);
+    const lastEvent = events.find((e) => e.source === d.config.id && e.kind.startsWith('device.'));
+    const health = live?.health ?? lastEvent?.kind.slice('device.'.length) ?? 'unknown';
+    const extra = live ? `requests ${live.requests}, failures ${live.failures}${live.lastError ? `, last error: ${live.lastError}` : ''}` : '';
+    console.log(`  ${d.config.id.padEnd(12)} ${health.padEnd(8)} slave ${String(d.config.slave).padEnd(3)} ${d.bus.id.padEnd(10)} ${extra}`);
+  }
+  for (const g of config.gpio) console.log(`  ${g.id.padEnd(12)} gpio     GPIO${g.pin} ${g.mode}`);
+  if (snap) {
+    console.log('\nbuses:');
+    for (const b of snap.buses) console.log(`  ${b.id.padEnd(10)} ${b.open ? 'open  ' : 'closed'} ${b.describe}, queue ${b.depth}, served ${b.served}, dropped ${b.dropped}, reconnects ${b.reconnects}`);
+  }
+  console.log('\nlast readings:');
+  for (const r of latest.sort((a, b) => a.sensor.localeCompare(b.sensor))) {
+    console.log(`  ${r.sensor.padEnd(24)} ${String(r.value ?? '—').padStart(10)} ${r.unit.padEnd(6)} ${r.quality.padEnd(12)} ${age(r.ts)}`);
+  }
+  return 0;
+}
+
+main(process.argv.slice(2)).then(
+  (code) => {
+    if (code !== 0 || !['run', 'demo'].includes(process.argv[2] ?? '')) process.exitCode = code;
+  },
+  (err: unknown) => {
+    const e = toVillageError(err);
+    console.error(e.code === 'INTERNAL' ? (err as Error).stack ?? e.message : e.message);
+    process.exitCode = e.code === 'CONFIG_INVALID' || e.code === 'CONFIG_UNREADABLE' ? 1 : 2;
+  },
+);
