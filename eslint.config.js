@@ -17,7 +17,7 @@ export default tseslint.config(
   },
   {
     // The CLIs, benchmarks and tests talk to a human on stdout.
-    files: ['**/cli.ts', '**/cli/**', 'bench/**', '**/test/**', '**/main.ts'],
+    files: ['**/cli.ts', '**/cli/**', 'bench/**', 'scripts/**', '**/test/**', '**/main.ts'],
     rules: { 'no-console': 'off' },
   },
 );

@@ -11,6 +11,8 @@ import { SqliteOutbox } from './store/sqlite-outbox.js';
 import type { Outbox, OutboxStats } from './store/types.js';
 import type { SimulatedField } from './sim/devices.js';
 import { GpioInputDriver } from './gpio/driver.js';
+import { SyncClient, type SyncStats } from './sync/client.js';
+import { readFileSync } from 'node:fs';
 import type { PinBackend } from './gpio/backend.js';
 
 export const EDGE_VERSION = '0.1.0';
@@ -27,6 +29,8 @@ export interface EdgeDeps {
   clockSynced?: () => boolean;
   /** Overrides link creation (tests). */
   linkFor?: (busId: string) => ModbusLink | undefined;
+  /** The cloud secret; default from cloud.secretFile or env VILLAGE_CLOUD_SECRET. */
+  cloudSecret?: string;
 }
 
 export interface EdgeSnapshot {
@@ -38,6 +42,7 @@ export interface EdgeSnapshot {
   outbox: OutboxStats;
   buses: BusStats[];
   devices: DeviceStats[];
+  sync?: SyncStats;
 }
 
 /** File the running service writes for `village-edge status` (a separate process). */
@@ -52,6 +57,7 @@ export class EdgeApp {
   outbox!: Outbox;
   private poller!: Poller;
   private gpio: GpioInputDriver | undefined;
+  sync: SyncClient | undefined;
   private readonly queues = new Map<string, BusQueue>();
   private snapshotTimer: TimerHandle | undefined;
   private startedAt = 0;
@@ -103,6 +109,34 @@ export class EdgeApp {
       await this.gpio.start();
     }
 
+    if (site.cloud) {
+      const cloud = site.cloud;
+      const secret = this.deps.cloudSecret ?? (cloud.secretFile ? readFileSync(cloud.secretFile, 'utf8').trim() : process.env.VILLAGE_CLOUD_SECRET);
+      if (!secret) {
+        log.error({ url: cloud.url }, 'cloud: no secret (set cloud.secretFile or VILLAGE_CLOUD_SECRET); running offline');
+      } else {
+        this.sync = new SyncClient({
+          broker: {
+            url: cloud.url,
+            username: cloud.username ?? `${site.site.id}/${site.edge.id}`,
+            password: secret,
+            ...(cloud.caFile ? { caFile: cloud.caFile } : {}),
+            ...(cloud.certFile ? { certFile: cloud.certFile } : {}),
+            ...(cloud.keyFile ? { keyFile: cloud.keyFile } : {}),
+          },
+          site: site.site.id,
+          edge: site.edge.id,
+          outbox: this.outbox,
+          clock,
+          log: log.child({ module: 'sync' }),
+          version: EDGE_VERSION,
+          bytesPerSecond: cloud.bytesPerSecond,
+          batchRows: cloud.batchRows,
+        });
+        this.sync.start();
+      }
+    }
+
     onEvent({ ts: clock.now(), clockSynced: synced(), kind: 'edge.started', severity: 'info', source: site.edge.id, message: `edge ${site.edge.id} started (${config.modbus.length} Modbus devices, ${config.gpio.length} GPIO inputs)`, data: { version: EDGE_VERSION } });
     this.scheduleSnapshot();
     log.info({ site: site.site.id, edge: site.edge.id, devices: config.modbus.length + config.gpio.length, buses: site.buses.length, dataDir }, 'edge started');
@@ -119,6 +153,9 @@ export class EdgeApp {
     this.deps.field?.stop();
     this.outbox.addEvent({ ts: clock.now(), clockSynced: (this.deps.clockSynced ?? (() => true))(), kind: 'edge.stopped', severity: 'info', source: config.site.edge.id, message: `edge ${config.site.edge.id} stopped`, data: {} });
     this.writeSnapshot();
+    this.outbox.flush();
+    // Last chance to hand the final rows to the cloud; whatever is not acked goes next start.
+    await this.sync?.stop();
     this.outbox.stop();
     log.info('edge stopped');
   }
@@ -134,6 +171,7 @@ export class EdgeApp {
       outbox: this.outbox.stats(),
       buses: [...this.queues.values()].map((q) => q.stats()),
       devices: this.poller.stats(),
+      ...(this.sync ? { sync: this.sync.stats() } : {}),
     };
   }
 

@@ -52,7 +52,7 @@ async function main(argv: string[]): Promise<number> {
     case 'run':
       return runService(loadConfigFile(need(values.config, '--config FILE')), dataDir, false);
     case 'demo':
-      return runService(loadConfigFile(values.config ?? DEMO_CONFIG), dataDir, true);
+      return runService(withCloudFromEnv(loadConfigFile(values.config ?? DEMO_CONFIG)), dataDir, true);
     case 'check-config': {
       const file = need(positionals[0] ?? values.config, 'FILE');
       const cfg = loadConfigFile(file);
@@ -76,6 +76,13 @@ async function main(argv: string[]): Promise<number> {
       console.error(`unknown command "${command}"\n\n${USAGE}`);
       return 2;
   }
+}
+
+/** `pnpm demo` points the demo edge at the demo cloud through VILLAGE_CLOUD_URL. */
+function withCloudFromEnv(config: EdgeConfig): EdgeConfig {
+  const url = process.env.VILLAGE_CLOUD_URL;
+  if (!url || config.site.cloud) return config;
+  return { ...config, site: { ...config.site, cloud: { url, bytesPerSecond: 0, batchRows: 500 } } };
 }
 
 function need(v: string | undefined, what: string): string {
@@ -234,6 +241,7 @@ main(process.argv.slice(2)).then(
   (err: unknown) => {
     const e = toVillageError(err);
     console.error(e.code === 'INTERNAL' ? (err as Error).stack ?? e.message : e.message);
-    process.exitCode = e.code === 'CONFIG_INVALID' || e.code === 'CONFIG_UNREADABLE' ? 1 : 2;
+    // Exit now: a half-started service (a port in use) must not linger.
+    process.exit(e.code === 'CONFIG_INVALID' || e.code === 'CONFIG_UNREADABLE' ? 1 : 2);
   },
 );

@@ -230,6 +230,23 @@ export const siteConfigSchema = z
           .default({ driver: 'onoff', chipBase: 'auto' }),
       })
       .strict(),
+    /** Where the edge syncs its outbox. Omitted: the edge runs offline only. */
+    cloud: z
+      .object({
+        url: z.string().regex(/^(mqtts?|wss?):\/\/./, { message: 'write the broker as mqtt://host:1883, mqtts://host:8883, ws://… or wss://…' }),
+        /** Default {site}/{edge}, as `village-cloud edge add` registers it. */
+        username: z.string().optional(),
+        /** File holding the secret printed by `village-cloud edge add`; or env VILLAGE_CLOUD_SECRET. */
+        secretFile: z.string().optional(),
+        caFile: z.string().optional(),
+        certFile: z.string().optional(),
+        keyFile: z.string().optional(),
+        /** Byte budget per second for backfill after an outage (0: unlimited). 2G EDGE: ~10000. */
+        bytesPerSecond: z.number().int().nonnegative().default(0),
+        batchRows: z.number().int().min(1).max(5000).default(500),
+      })
+      .strict()
+      .optional(),
     buses: z.array(busSchema).default([]),
     devices: z.array(deviceSchema).default([]),
     sensors: z.array(sensorSchema).default([]),

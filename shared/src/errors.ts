@@ -10,6 +10,7 @@ export const ERROR_CODES = [
   'GPIO_UNAVAILABLE',
   'QUEUE_FULL',
   'STORE_FAILED',
+  'PAYLOAD_INVALID',
   'INTERNAL',
 ] as const;
 export type ErrorCode = (typeof ERROR_CODES)[number];

@@ -7,3 +7,5 @@ export * from './event.js';
 export * from './status.js';
 export * from './topics.js';
 export * from './errors.js';
+export * from './messages.js';
+export * from './codec.js';

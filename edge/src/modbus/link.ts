@@ -25,6 +25,8 @@ const ModbusRTU = createRequire(import.meta.url)('modbus-serial') as typeof Clie
 export class ModbusSerialLink implements ModbusLink {
   private client: Client | undefined;
   private closed = true;
+  /** After a timeout on an RTU-framed line: no request before this time (epoch ms). */
+  private quietUntil = 0;
 
   constructor(
     private readonly bus: BusConfig,
@@ -94,6 +96,7 @@ export class ModbusSerialLink implements ModbusLink {
   }
 
   async read(slave: number, table: RegisterTable, address: number, length: number, timeoutMs: number): Promise<number[]> {
+    await this.quiet();
     const client = this.ready(slave, timeoutMs);
     try {
       switch (table) {
@@ -112,6 +115,7 @@ export class ModbusSerialLink implements ModbusLink {
   }
 
   async writeCoil(slave: number, address: number, on: boolean, timeoutMs: number): Promise<void> {
+    await this.quiet();
     const client = this.ready(slave, timeoutMs);
     try {
       await client.writeCoil(address, on);
@@ -128,12 +132,28 @@ export class ModbusSerialLink implements ModbusLink {
     return client;
   }
 
+  /**
+   * An RTU frame carries no transaction id: a slave answering after our timeout would have its
+   * answer taken for the reply to the next request of the same shape (another block of the
+   * same slave, or its retry), i.e. a wrong value. So after a timeout the line must be quiet for
+   * one more response timeout before the next request; a late answer arriving meanwhile goes
+   * to the request that already timed out and is dropped (libmodbus does the same in its
+   * protocol error recovery). MBAP (tcp) matches answers by transaction id and needs none.
+   */
+  private async quiet(): Promise<void> {
+    const wait = this.quietUntil - Date.now();
+    if (wait > 0) await new Promise((r) => setTimeout(r, wait));
+  }
+
   /** modbus-serial reports errors in several shapes; map them onto our closed set of codes. */
   private normalise(err: unknown, slave: number): VillageError {
     const e = err as { name?: string; message?: string; errno?: string; modbusCode?: number };
     const where = { bus: this.bus.id, slave };
     if (typeof e.modbusCode === 'number') return new VillageError('MODBUS_EXCEPTION', `slave ${slave} answered exception ${e.modbusCode}: ${e.message ?? ''}`, { ...where, exception: e.modbusCode });
-    if (e.errno === 'ETIMEDOUT' || e.name === 'TransactionTimedOutError') return new VillageError('MODBUS_TIMEOUT', `slave ${slave} did not answer`, where);
+    if (e.errno === 'ETIMEDOUT' || e.name === 'TransactionTimedOutError') {
+      if (this.bus.type !== 'tcp') this.quietUntil = Date.now() + (this.client?.getTimeout() ?? this.bus.timeout);
+      return new VillageError('MODBUS_TIMEOUT', `slave ${slave} did not answer`, where);
+    }
     if (e.message === 'CRC error') return new VillageError('MODBUS_CRC', `slave ${slave}: response with bad CRC`, where);
     if (e.name === 'PortNotOpenError' || e.errno === 'ECONNREFUSED' || e.errno === 'EPIPE' || e.errno === 'ECONNRESET') {
       this.closed = true;

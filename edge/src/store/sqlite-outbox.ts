@@ -239,6 +239,19 @@ export class SqliteOutbox implements Outbox {
     this.depth = Math.max(0, this.depth - acked);
   }
 
+  nextBirth(): number {
+    const db = this.requireDb();
+    this.statements();
+    // A counter that survives restarts: each MQTT session of this edge gets a larger birth.
+    return db
+      .transaction(() => {
+        db.prepare("INSERT OR IGNORE INTO meta (key, value) VALUES ('birth', 0)").run();
+        db.prepare("UPDATE meta SET value = value + 1 WHERE key = 'birth'").run();
+        return db.prepare("SELECT value FROM meta WHERE key = 'birth'").pluck().get() as number;
+      })
+      .immediate();
+  }
+
   stats(): OutboxStats {
     if (!this.stopped) this.statements();
     return {

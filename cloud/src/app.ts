@@ -1,0 +1,93 @@
+import { connectAsync, type MqttClient } from 'mqtt';
+import type { Logger } from 'pino';
+import { hashSecret, newSecret } from './auth/secret.js';
+import { serviceUsername, storeCredentials } from './auth/credentials.js';
+import { createBroker, type VillageBroker } from './broker/broker.js';
+import { Ingest } from './ingest/ingest.js';
+import { openCloudStore } from './store/index.js';
+import type { CloudStore } from './store/types.js';
+
+export interface CloudOptions {
+  /** SQLite file path (default) or postgres://… */
+  db: string;
+  log: Logger;
+  /**
+   * External broker (Mosquitto, EMQX) for scale-out: `mqtt://host:port`; the ingest logs in
+   * as `service:ingest` with `ingestSecret`. Omitted: the embedded aedes broker.
+   */
+  broker?: { url: string; username: string; password: string };
+  host?: string;
+  mqttPort?: number;
+  wsPort?: number;
+  /** Run the ingest (default true); a broker-only process sets false. */
+  ingest?: boolean;
+  group?: string;
+  now?: () => number;
+}
+
+/**
+ * One village's cloud in one process: the embedded broker (security on by default), the ingest
+ * and the store. With `broker` set, only the ingest runs, as one of N stateless workers.
+ */
+export class CloudApp {
+  store!: CloudStore;
+  broker: VillageBroker | undefined;
+  ingest: Ingest | undefined;
+  private client: MqttClient | undefined;
+  ports: { mqtt?: number; ws?: number } = {};
+
+  constructor(private readonly opts: CloudOptions) {}
+
+  async start(): Promise<void> {
+    const { log } = this.opts;
+    const now = this.opts.now ?? Date.now;
+    this.store = openCloudStore(this.opts.db, log.child({ module: 'store' }));
+    await this.store.init();
+    let url: string;
+    let username: string;
+    let password: string;
+    if (this.opts.broker) {
+      ({ url, username, password } = this.opts.broker);
+    } else {
+      // The embedded ingest logs in like any client, with a secret that lives only in this process.
+      password = newSecret();
+      username = serviceUsername('ingest');
+      const services = new Map([['ingest', { secretHash: await hashSecret(password), role: 'ingest' as const }]]);
+      this.broker = createBroker({ credentials: storeCredentials(this.store, services), log: log.child({ module: 'broker' }), now });
+      const bound = await this.broker.listen({ host: this.opts.host ?? '0.0.0.0', tcpPort: this.opts.mqttPort ?? 1883, ...(this.opts.wsPort !== undefined ? { wsPort: this.opts.wsPort } : {}) });
+      this.ports = { mqtt: bound.tcpPort, ...(bound.wsPort !== undefined ? { ws: bound.wsPort } : {}) };
+      url = `mqtt://127.0.0.1:${bound.tcpPort}`;
+      log.info({ mqtt: bound.tcpPort, ws: bound.wsPort }, 'embedded broker listening');
+    }
+    if (this.opts.ingest !== false) {
+      this.client = await connectAsync(url, {
+        username,
+        password,
+        clientId: `${username}/${process.pid}-${Math.random().toString(36).slice(2, 8)}`,
+        clean: true,
+        reconnectPeriod: 2000,
+        // Store-then-ack: the broker may resend on reconnect; storage is idempotent.
+        protocolVersion: 4,
+      });
+      this.ingest = new Ingest({ store: this.store, mqtt: this.client, log: log.child({ module: 'ingest' }), now, group: this.opts.group ?? 'ingest' });
+      await this.ingest.start();
+    }
+  }
+
+  async stop(): Promise<void> {
+    await this.ingest?.stop();
+    await this.client?.endAsync().catch(() => undefined);
+    await this.broker?.close();
+    await this.store?.close();
+  }
+}
+
+/** Registers an edge and returns its secret; only the hash is stored. */
+export async function addEdge(store: CloudStore, site: string, edge: string, now: number): Promise<string> {
+  const secret = newSecret();
+  const hash = await hashSecret(secret);
+  const existing = await store.getEdge({ site, edge });
+  if (existing) await store.setEdgeSecret({ site, edge }, hash);
+  else await store.addEdge({ site, edge }, hash, now);
+  return secret;
+}

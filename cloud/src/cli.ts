@@ -1,0 +1,124 @@
+#!/usr/bin/env node
+import { readFileSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { parseArgs } from 'node:util';
+import { pino } from 'pino';
+import { ID_PATTERN, toVillageError } from '@smart-village/shared';
+import { addEdge, CloudApp } from './app.js';
+import { openCloudStore } from './store/index.js';
+
+const USAGE = `village-cloud — the smart-village cloud
+
+usage:
+  village-cloud run [--db FILE|postgres://…] [--host H] [--mqtt-port 1883] [--ws-port 8083]
+        one process: embedded MQTT broker (TCP + WebSocket), ingest, storage
+  village-cloud ingest --broker mqtt://HOST:PORT --username service:ingest --password-file F [--db …] [--group ingest]
+        one stateless ingest worker behind an external broker (Mosquitto, EMQX)
+  village-cloud edge add --site S --edge E [--db …]
+        registers an edge (or rotates its secret) and prints the secret once
+  village-cloud edge list [--db …]
+
+--db defaults to $VILLAGE_CLOUD_DB or ./cloud-data/cloud.sqlite`;
+
+function logger() {
+  // Pretty on a terminal, JSON lines otherwise; secrets are never logged.
+  const base = { level: process.env.LOG_LEVEL ?? 'info', redact: { paths: ['password', 'secret', '*.password', '*.secret'], censor: '[redacted]' } };
+  return process.stdout.isTTY ? pino({ ...base, transport: { target: 'pino-pretty', options: { translateTime: 'SYS:HH:MM:ss' } } }) : pino(base);
+}
+
+async function main(argv: string[]): Promise<number> {
+  const [command, sub, ...rest] = argv;
+  const args = command === 'edge' ? rest : [sub, ...rest].filter((a): a is string => a !== undefined);
+  const { values } = parseArgs({
+    args,
+    options: {
+      db: { type: 'string' },
+      host: { type: 'string' },
+      'mqtt-port': { type: 'string' },
+      'ws-port': { type: 'string' },
+      broker: { type: 'string' },
+      username: { type: 'string' },
+      'password-file': { type: 'string' },
+      group: { type: 'string' },
+      site: { type: 'string' },
+      edge: { type: 'string' },
+    },
+  });
+  const db = values.db ?? process.env.VILLAGE_CLOUD_DB ?? resolve('cloud-data', 'cloud.sqlite');
+  if (!db.includes('://')) {
+    const { mkdirSync } = await import('node:fs');
+    mkdirSync(resolve(db, '..'), { recursive: true });
+  }
+  switch (command) {
+    case 'run':
+    case 'ingest': {
+      const log = logger();
+      const external = command === 'ingest';
+      if (external && (!values.broker || !values.username || !values['password-file'])) {
+        console.error(`ingest needs --broker, --username and --password-file\n\n${USAGE}`);
+        return 2;
+      }
+      const app = new CloudApp({
+        db,
+        log,
+        ...(external ? { broker: { url: values.broker as string, username: values.username as string, password: readFileSync(values['password-file'] as string, 'utf8').trim() } } : {}),
+        ...(values.host ? { host: values.host } : {}),
+        mqttPort: Number(values['mqtt-port'] ?? 1883),
+        ...(values['ws-port'] ? { wsPort: Number(values['ws-port']) } : {}),
+        ...(values.group ? { group: values.group } : {}),
+      });
+      const stop = (code: number): void => {
+        app.stop().finally(() => process.exit(code));
+      };
+      process.on('SIGTERM', () => stop(0));
+      process.on('SIGINT', () => stop(0));
+      await app.start();
+      log.info({ db: db.replace(/\/\/[^@]*@/, '//***@'), ports: app.ports }, external ? 'ingest worker running' : 'village cloud running');
+      return new Promise<number>(() => undefined);
+    }
+    case 'edge': {
+      const store = openCloudStore(db);
+      await store.init();
+      try {
+        if (sub === 'add') {
+          const site = values.site;
+          const edge = values.edge;
+          if (!site || !edge || !ID_PATTERN.test(site) || !ID_PATTERN.test(edge)) {
+            console.error('edge add needs --site and --edge: lowercase letters, digits and dashes');
+            return 2;
+          }
+          const secret = await addEdge(store, site, edge, Date.now());
+          console.log(`edge ${site}/${edge} registered. Its MQTT login (shown once, only a hash is kept):`);
+          console.log(`  username: ${site}/${edge}`);
+          console.log(`  secret:   ${secret}`);
+          return 0;
+        }
+        if (sub === 'list') {
+          for (const e of await store.listEdges()) {
+            console.log(`${`${e.site}/${e.edge}`.padEnd(32)} ${e.state.padEnd(8)} last seen ${e.lastSeen ? new Date(e.lastSeen).toISOString() : 'never'}  stored up to seq ${e.contiguousSeq}`);
+          }
+          return 0;
+        }
+        console.error(USAGE);
+        return 2;
+      } finally {
+        await store.close();
+      }
+    }
+    default:
+      console.log(USAGE);
+      return command === undefined || command === 'help' ? 0 : 2;
+  }
+}
+
+main(process.argv.slice(2)).then(
+  (code) => {
+    process.exitCode = code;
+  },
+  (err: unknown) => {
+    const e = toVillageError(err);
+    console.error(e.code === 'INTERNAL' ? ((err as Error).stack ?? e.message) : e.message);
+    // Exit now: a half-started service (a port in use) must not linger.
+    process.exit(1);
+  },
+);

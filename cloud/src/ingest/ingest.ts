@@ -1,0 +1,212 @@
+import type { MqttClient } from 'mqtt';
+import type { Logger } from 'pino';
+import {
+  decodeEvents,
+  decodeTelemetry,
+  parseTopic,
+  statusSchema,
+  toVillageError,
+  topic,
+  type Event,
+  type Reading,
+} from '@smart-village/shared';
+import type { CloudStore, EdgeRef } from '../store/types.js';
+
+/**
+ * Readings timed before this cannot be real: a Pi whose clock never synced starts near 1970 (or
+ * at fake-hwclock's last save). They are quarantined, not stored [DESIGN: Time].
+ */
+export const EARLIEST_PLAUSIBLE_TS = Date.UTC(2024, 0, 1);
+/** Nor more than this far in the future. */
+export const FUTURE_TOLERANCE_MS = 24 * 3_600_000;
+
+export interface IngestOptions {
+  store: CloudStore;
+  /** A connected client logged in as an ingest service account. */
+  mqtt: MqttClient;
+  log: Logger;
+  now: () => number;
+  /** Shared-subscription group; several workers in one group split the edges' messages. */
+  group?: string;
+}
+
+export interface IngestStats {
+  messages: number;
+  readings: number;
+  events: number;
+  duplicates: number;
+  quarantined: number;
+  acks: number;
+  errors: number;
+}
+
+const UP_CHANNELS = ['telemetry', 'events', 'status'] as const;
+
+/**
+ * Validates what edges send, stores it idempotently keyed by (edge, seq), and acknowledges the
+ * highest contiguous stored seq; what fails validation is quarantined with its reason. Stateless
+ * apart from per-edge ordering, so N workers can share one subscription group.
+ */
+export class Ingest {
+  private readonly chains = new Map<string, Promise<void>>();
+  private readonly counters: IngestStats = { messages: 0, readings: 0, events: 0, duplicates: 0, quarantined: 0, acks: 0, errors: 0 };
+  private readonly lastLog = new Map<string, number>();
+  private started = false;
+  private readonly onMessage = (t: string, payload: Buffer): void => this.enqueue(t, payload);
+
+  constructor(private readonly opts: IngestOptions) {}
+
+  async start(): Promise<void> {
+    if (this.started) return;
+    this.started = true;
+    const group = this.opts.group ?? 'ingest';
+    this.opts.mqtt.on('message', this.onMessage);
+    // [MQTT 5 §4.8.2 / broker extension for 3.1.1] $share/{group}/filter: one worker per message.
+    await this.opts.mqtt.subscribeAsync(
+      UP_CHANNELS.map((c) => `$share/${group}/sv/v1/+/+/${c}`),
+      { qos: 1 },
+    );
+    this.opts.log.info({ group }, 'ingest subscribed');
+  }
+
+  async stop(): Promise<void> {
+    if (!this.started) return;
+    this.started = false;
+    this.opts.mqtt.removeListener('message', this.onMessage);
+    await Promise.all(this.chains.values());
+  }
+
+  stats(): IngestStats {
+    return { ...this.counters };
+  }
+
+  /** Resolves when everything received so far is handled (tests). */
+  async idle(): Promise<void> {
+    await Promise.all(this.chains.values());
+  }
+
+  /** Messages of one edge are handled in arrival order; edges are independent. */
+  private enqueue(t: string, payload: Buffer): void {
+    this.counters.messages++;
+    const parts = parseTopic(t);
+    const key = parts ? `${parts.site}/${parts.edge}` : '?';
+    const prev = this.chains.get(key) ?? Promise.resolve();
+    const next = prev
+      .then(() => this.handle(t, payload))
+      .catch((err: unknown) => {
+        this.counters.errors++;
+        this.warn(`error:${key}`, { err: toVillageError(err).message, topic: t }, 'ingest failed; the edge will resend');
+      });
+    this.chains.set(key, next);
+    void next.finally(() => {
+      if (this.chains.get(key) === next) this.chains.delete(key);
+    });
+  }
+
+  private async handle(t: string, payload: Buffer): Promise<void> {
+    const parts = parseTopic(t);
+    if (!parts) return this.quarantine(undefined, t, payload, 'topic is not sv/v1/{site}/{edge}/{channel}');
+    const ref: EdgeRef = { site: parts.site, edge: parts.edge };
+    const { store } = this.opts;
+    const edge = await store.getEdge(ref);
+    if (!edge) return this.quarantine(ref, t, payload, `unknown edge ${ref.site}/${ref.edge}`);
+    const now = this.opts.now();
+
+    if (parts.channel === 'status') {
+      const parsed = statusSchema.safeParse(safeJson(payload));
+      if (!parsed.success || parsed.data.site !== ref.site || parsed.data.edge !== ref.edge) {
+        return this.quarantine(ref, t, payload, parsed.success ? 'status names another edge' : `invalid status: ${parsed.error.issues[0]?.message ?? 'bad JSON'}`);
+      }
+      await store.touchEdge(ref, now, { state: parsed.data.state, birth: parsed.data.birth });
+      return;
+    }
+
+    let result: { inserted: number; duplicates: number; contiguousSeq: number };
+    if (parts.channel === 'telemetry') {
+      let batch: { seqs: number[]; readings: Reading[] };
+      try {
+        batch = decodeTelemetry(payload);
+      } catch (err) {
+        return this.quarantine(ref, t, payload, toVillageError(err).message);
+      }
+      const { keep, rejected } = split(batch.seqs, batch.readings, (r) => implausibleTime(r.ts, now));
+      for (const r of rejected) await this.quarantine(ref, t, Buffer.from(JSON.stringify({ seq: r.seq, reading: r.row })), r.reason);
+      result = await store.storeReadings(ref, keep.seqs, keep.rows);
+      for (const r of rejected) result = await store.markSkipped(ref, r.seq, r.seq);
+      this.counters.readings += result.inserted;
+    } else if (parts.channel === 'events') {
+      let batch: { seqs: number[]; events: Event[] };
+      try {
+        batch = decodeEvents(payload);
+      } catch (err) {
+        return this.quarantine(ref, t, payload, toVillageError(err).message);
+      }
+      const { keep, rejected } = split(batch.seqs, batch.events, (e) => implausibleTime(e.ts, now));
+      for (const r of rejected) await this.quarantine(ref, t, Buffer.from(JSON.stringify({ seq: r.seq, event: r.row })), r.reason);
+      result = await store.storeEvents(ref, keep.seqs, keep.rows);
+      for (const r of rejected) result = await store.markSkipped(ref, r.seq, r.seq);
+      // Telemetry the edge deleted unsent to stay within its disk quota will never come: count it as done.
+      for (const e of keep.rows) {
+        if (e.kind !== 'store.dropped') continue;
+        const from = Number(e.data.fromSeq);
+        const to = Number(e.data.toSeq);
+        if (Number.isSafeInteger(from) && Number.isSafeInteger(to) && from <= to) result = await store.markSkipped(ref, from, to);
+      }
+      this.counters.events += result.inserted;
+    } else {
+      // Edges may publish state and cmd-result; they are not stored here.
+      return;
+    }
+    this.counters.duplicates += result.duplicates;
+    await store.touchEdge(ref, now);
+    await this.ack(ref, result.contiguousSeq);
+  }
+
+  private async ack(ref: EdgeRef, seq: number): Promise<void> {
+    await this.opts.mqtt.publishAsync(topic(ref.site, ref.edge, 'ack'), JSON.stringify({ seq }), { qos: 1 });
+    this.counters.acks++;
+  }
+
+  private async quarantine(ref: EdgeRef | undefined, t: string, payload: Buffer, reason: string): Promise<void> {
+    this.counters.quarantined++;
+    await this.opts.store.quarantine({ at: this.opts.now(), ...(ref ?? {}), topic: t, reason, payload: payload.toString('base64') });
+    this.warn(`quarantine:${ref?.site}/${ref?.edge}`, { topic: t, reason, bytes: payload.length }, 'payload quarantined');
+  }
+
+  /** One line per key per minute: a broken edge must not flood the log. */
+  private warn(key: string, obj: Record<string, unknown>, msg: string): void {
+    const now = this.opts.now();
+    if ((this.lastLog.get(key) ?? 0) > now - 60_000) return;
+    this.lastLog.set(key, now);
+    this.opts.log.warn(obj, msg);
+  }
+}
+
+function implausibleTime(ts: number, now: number): string | undefined {
+  if (ts < EARLIEST_PLAUSIBLE_TS) return `timestamp ${new Date(ts).toISOString()} is before ${new Date(EARLIEST_PLAUSIBLE_TS).toISOString()}: the edge clock was not set`;
+  if (ts > now + FUTURE_TOLERANCE_MS) return `timestamp ${new Date(ts).toISOString()} is in the future`;
+  return undefined;
+}
+
+function split<T>(seqs: number[], rows: T[], reject: (row: T) => string | undefined) {
+  const keep = { seqs: [] as number[], rows: [] as T[] };
+  const rejected: { seq: number; row: T; reason: string }[] = [];
+  rows.forEach((row, i) => {
+    const reason = reject(row);
+    const seq = seqs[i] as number;
+    if (reason) rejected.push({ seq, row, reason });
+    else {
+      keep.seqs.push(seq);
+      keep.rows.push(row);
+    }
+  });
+  return { keep, rejected };
+}
+
+function safeJson(payload: Buffer): unknown {
+  try {
+    return JSON.parse(payload.toString('utf8'));
+  } catch {
+    return undefined;
+  }
+}

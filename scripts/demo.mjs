@@ -1,0 +1,59 @@
+#!/usr/bin/env node
+// `pnpm demo`: the demo village with its cloud. Starts `village-cloud run` (embedded broker,
+// ingest, SQLite) on loopback, registers the demo edge, and runs `village-edge demo` syncing to
+// it. Ctrl-C stops both. Data goes to ./data (edge outbox) and ./data/cloud (cloud store).
+import { spawn, spawnSync } from 'node:child_process';
+import { mkdirSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
+const dataDir = resolve(process.env.VILLAGE_DATA_DIR ?? join(root, 'data'));
+const cloudDb = join(dataDir, 'cloud', 'cloud.sqlite');
+const mqttPort = process.env.VILLAGE_MQTT_PORT ?? '18830';
+mkdirSync(join(dataDir, 'cloud'), { recursive: true });
+
+const cloudCli = join(root, 'cloud', 'dist', 'cli.js');
+const edgeCli = join(root, 'edge', 'dist', 'cli.js');
+
+// A fresh secret each start: the old one stops working, as after a rotation.
+const add = spawnSync(process.execPath, [cloudCli, 'edge', 'add', '--site', 'my-hoa', '--edge', 'pi-ruong-1', '--db', cloudDb], { encoding: 'utf8' });
+if (add.status !== 0) {
+  process.stderr.write(add.stderr);
+  process.exit(1);
+}
+const secret = /secret:\s+(\S+)/.exec(add.stdout)?.[1];
+if (!secret) throw new Error('village-cloud edge add printed no secret');
+
+const children = [];
+function start(name, args, env) {
+  const child = spawn(process.execPath, args, { cwd: root, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  const prefix = (stream, out) =>
+    stream.on('data', (chunk) => {
+      for (const line of chunk.toString().split('\n')) if (line) out.write(`[${name}] ${line}\n`);
+    });
+  prefix(child.stdout, process.stdout);
+  prefix(child.stderr, process.stderr);
+  child.on('exit', (code, signal) => {
+    console.log(`[${name}] exited ${signal ?? code}`);
+    stopAll();
+  });
+  children.push(child);
+  return child;
+}
+
+let stopping = false;
+function stopAll() {
+  if (stopping) return;
+  stopping = true;
+  for (const c of children) if (c.exitCode === null) c.kill('SIGTERM');
+}
+process.on('SIGINT', stopAll);
+process.on('SIGTERM', stopAll);
+
+start('cloud', [cloudCli, 'run', '--db', cloudDb, '--host', '127.0.0.1', '--mqtt-port', mqttPort]);
+// Give the broker a moment; the edge reconnects by itself anyway.
+setTimeout(() => {
+  start('edge', [edgeCli, 'demo', '--data-dir', dataDir], { VILLAGE_CLOUD_SECRET: secret, VILLAGE_CLOUD_URL: `mqtt://127.0.0.1:${mqttPort}` });
+  console.log(`\nDemo village running. In another terminal:\n  pnpm edge status --config examples/demo-village.yaml --data-dir ${dataDir}\n  node cloud/dist/cli.js edge list --db ${cloudDb}\n`);
+}, 1000);
