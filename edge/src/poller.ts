@@ -143,6 +143,7 @@ export interface PollerDeps {
 
 interface DeviceState {
   dev: ResolvedModbusDevice;
+  /** Replaced (never mutated) when a slave turns out to refuse reads across unused registers. */
   plan: ReadRequest[];
   stats: DeviceStats;
   timer?: TimerHandle;
@@ -249,7 +250,8 @@ export class Poller {
     let answered = false;
     let lastError: VillageError | undefined;
     const gap = dev.bus.interFrameGap ?? t35Ms('baud' in dev.bus ? dev.bus.baud : 115200);
-    for (const [i, req] of state.plan.entries()) {
+    const plan = state.plan;
+    for (const [i, req] of plan.entries()) {
       if (i > 0 && gap > 0) await sleep(clock, gap);
       const result = await this.readWithRetries(state, queue, req);
       const ts = clock.now();
@@ -263,12 +265,30 @@ export class Poller {
       }
       lastError = result.error;
       if (result.error.code === 'MODBUS_EXCEPTION') answered = true;
+      if (this.splitOnIllegalAddress(state, req, result.error)) {
+        // Read again right away with the split plan rather than losing this cycle's values.
+        const split = planReads(req.points, 0);
+        state.plan = state.plan.flatMap((r) => (r === req ? split : [r]));
+        stats.plan = state.plan.map((r) => ({ table: r.table, address: r.address, length: r.length }));
+        for (const r of split) {
+          if (gap > 0) await sleep(clock, gap);
+          const retry = await this.readWithRetries(state, queue, r);
+          const at = clock.now();
+          if (retry.ok) {
+            for (const v of decodeResponse(r, retry.data)) readings.push({ sensor: dev.sensorOf[v.point] as string, ts: at, value: v.value, unit: v.unit, quality: v.quality, clockSynced: synced });
+          } else {
+            for (const p of r.points) readings.push({ sensor: dev.sensorOf[p.name] as string, ts: at, value: null, unit: p.unit, quality: 'error', clockSynced: synced });
+          }
+        }
+        lastError = undefined;
+        continue;
+      }
       for (const p of req.points) {
         readings.push({ sensor: dev.sensorOf[p.name] as string, ts, value: null, unit: p.unit, quality: 'error', clockSynced: synced });
       }
       // A slave that does not answer one request will not answer the next: save the bus time.
       if (result.error.code !== 'MODBUS_EXCEPTION') {
-        for (const rest of state.plan.slice(i + 1)) {
+        for (const rest of plan.slice(i + 1)) {
           for (const p of rest.points) readings.push({ sensor: dev.sensorOf[p.name] as string, ts, value: null, unit: p.unit, quality: 'error', clockSynced: synced });
         }
         break;
@@ -293,6 +313,22 @@ export class Poller {
     }
     this.limited.warn(`poll:${dev.config.id}:${lastError?.code}`, { device: dev.config.id, bus: dev.bus.id, slave: dev.config.slave, code: lastError?.code }, `device ${dev.config.id}: ${lastError?.message ?? 'no answer'}`);
     this.setHealth(state, 'offline', lastError?.message);
+  }
+
+  /**
+   * Some slaves refuse a read that spans registers outside their map (exception 02, illegal
+   * data address) even when every point asked for exists. When a request that bridged a gap
+   * gets that answer, the slave's plan is split into gap-free reads for good, and said once.
+   */
+  private splitOnIllegalAddress(state: DeviceState, req: ReadRequest, error: VillageError): boolean {
+    if (error.code !== 'MODBUS_EXCEPTION' || error.details.exception !== 2) return false;
+    const split = planReads(req.points, 0);
+    if (split.length < 2) return false;
+    this.deps.log.warn(
+      { device: state.dev.config.id, address: req.address, length: req.length, reads: split.length },
+      `device ${state.dev.config.id}: slave refuses reads across unused registers; reading its points in ${split.length} requests from now on`,
+    );
+    return true;
   }
 
   private async readWithRetries(state: DeviceState, queue: BusQueue, req: ReadRequest): Promise<{ ok: true; data: number[] } | { ok: false; error: VillageError }> {

@@ -6,7 +6,7 @@ import { createLogger, RateLimitedLog } from '../src/log.js';
 import type { ModbusLink } from '../src/modbus/link.js';
 import { BusQueue, Poller } from '../src/poller.js';
 
-type Behaviour = 'ok' | 'dead' | 'exception';
+type Behaviour = 'ok' | 'dead' | 'exception' | 'strict-map';
 
 /** The twin of a serial link: answers per slave, takes wire time on the manual clock. */
 class FakeLink implements ModbusLink {
@@ -17,6 +17,7 @@ class FakeLink implements ModbusLink {
   maxInFlight = 0;
   readonly requests: { slave: number; table: RegisterTable; address: number; length: number }[] = [];
   readonly behaviour = new Map<number, Behaviour>();
+  readonly mapped = new Set<number>();
   constructor(private readonly clock: ManualClock) {}
   get isOpen(): boolean {
     return this.open_;
@@ -44,6 +45,10 @@ class FakeLink implements ModbusLink {
       await new Promise<void>((r) => this.clock.setTimeout(r, wait));
       if (b === 'dead') throw new VillageError('MODBUS_TIMEOUT', `slave ${slave} did not answer`);
       if (b === 'exception') throw new VillageError('MODBUS_EXCEPTION', 'exception 2', { exception: 2 });
+      // A slave whose map has holes: only the registers in `mapped` exist.
+      if (b === 'strict-map' && Array.from({ length }, (_, i) => address + i).some((a) => !this.mapped.has(a))) {
+        throw new VillageError('MODBUS_EXCEPTION', 'exception 2', { exception: 2 });
+      }
       return Array.from({ length }, (_, i) => 100 + address + i);
     } finally {
       this.inFlight--;
@@ -177,6 +182,36 @@ describe('Poller', () => {
     expect(queue.stats().dropped).toBe(6);
     await clock.advanceAsync(1000, 10);
     expect(ran).toBe(4);
+  });
+
+  it('splits a coalesced read for good when the slave refuses unused registers (exception 02)', async () => {
+    const text = CONFIG.replace(
+      /devices:[\s\S]*$/,
+      'devices:\n  - { id: jx, bus: rs485-1, profile: soil-jxbs-3001-rs485, slave: 5, interval: 10s, stagger: 0 }\n',
+    );
+    const { clock, link, readings, poller } = setup(text);
+    link.behaviour.set(5, 'strict-map');
+    for (const a of [0x06, 0x12, 0x13, 0x15, 0x1e, 0x1f, 0x20]) link.mapped.add(a);
+    poller.start();
+    await clock.advanceAsync(25_000, 100);
+    const firstCycle = link.requests.slice(0, 6).map((r) => [r.address, r.length]);
+    // Planned 0x12+4 (bridging unused 0x14) is refused, then read as 0x12+2 and 0x15+1; the others fit.
+    expect(firstCycle).toEqual([
+      [0x06, 1],
+      [0x12, 4],
+      [0x12, 2],
+      [0x15, 1],
+      [0x1e, 3],
+      [0x06, 1],
+    ]);
+    expect(readings.filter((r) => r.sensor === 'jx-ec').map((r) => [r.value, r.quality])).toEqual([
+      [0x15 + 100, 'good'],
+      [0x15 + 100, 'good'],
+      [0x15 + 100, 'good'],
+    ]);
+    expect(poller.stats()[0]?.plan).toHaveLength(4);
+    expect(poller.stats()[0]?.health).toBe('online');
+    poller.stop();
   });
 
   it('marks a device stale when no good reading arrives for staleAfter', async () => {
