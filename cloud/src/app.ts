@@ -1,4 +1,5 @@
-import { connectAsync, type MqttClient } from 'mqtt';
+import { connectAsync, MqttClient, type IClientOptions } from 'mqtt';
+import type { Duplex } from 'node:stream';
 import type { Logger } from 'pino';
 import { hashSecret, newSecret } from './auth/secret.js';
 import { serviceUsername, storeCredentials } from './auth/credentials.js';
@@ -19,6 +20,8 @@ export interface CloudOptions {
   host?: string;
   mqttPort?: number;
   wsPort?: number;
+  /** PEM cert and key (and CA for client certificates): the MQTT port speaks TLS (mqtts://). */
+  tls?: { cert: string | Buffer; key: string | Buffer; ca?: string | Buffer; requestCert?: boolean };
   /** Run the ingest (default true); a broker-only process sets false. */
   ingest?: boolean;
   group?: string;
@@ -43,32 +46,33 @@ export class CloudApp {
     const now = this.opts.now ?? Date.now;
     this.store = openCloudStore(this.opts.db, log.child({ module: 'store' }));
     await this.store.init();
-    let url: string;
     let username: string;
     let password: string;
     if (this.opts.broker) {
-      ({ url, username, password } = this.opts.broker);
+      ({ username, password } = this.opts.broker);
     } else {
       // The embedded ingest logs in like any client, with a secret that lives only in this process.
       password = newSecret();
       username = serviceUsername('ingest');
       const services = new Map([['ingest', { secretHash: await hashSecret(password), role: 'ingest' as const }]]);
       this.broker = createBroker({ credentials: storeCredentials(this.store, services), log: log.child({ module: 'broker' }), now });
-      const bound = await this.broker.listen({ host: this.opts.host ?? '0.0.0.0', tcpPort: this.opts.mqttPort ?? 1883, ...(this.opts.wsPort !== undefined ? { wsPort: this.opts.wsPort } : {}) });
+      const bound = await this.broker.listen({ host: this.opts.host ?? '0.0.0.0', tcpPort: this.opts.mqttPort ?? 1883, ...(this.opts.wsPort !== undefined ? { wsPort: this.opts.wsPort } : {}), ...(this.opts.tls ? { tls: this.opts.tls } : {}) });
       this.ports = { mqtt: bound.tcpPort, ...(bound.wsPort !== undefined ? { ws: bound.wsPort } : {}) };
-      url = `mqtt://127.0.0.1:${bound.tcpPort}`;
       log.info({ mqtt: bound.tcpPort, ws: bound.wsPort }, 'embedded broker listening');
     }
     if (this.opts.ingest !== false) {
-      this.client = await connectAsync(url, {
+      const options: IClientOptions = {
         username,
         password,
         clientId: `${username}/${process.pid}-${Math.random().toString(36).slice(2, 8)}`,
         clean: true,
         reconnectPeriod: 2000,
-        // Store-then-ack: the broker may resend on reconnect; storage is idempotent.
         protocolVersion: 4,
-      });
+      };
+      const { broker } = this;
+      const external = this.opts.broker;
+      // Embedded: an in-process stream to our own broker (no port, no TLS client certificate).
+      this.client = external ? await connectAsync(external.url, options) : await connectInProcess(() => (broker as VillageBroker).connectInternal(), options);
       this.ingest = new Ingest({ store: this.store, mqtt: this.client, log: log.child({ module: 'ingest' }), now, group: this.opts.group ?? 'ingest' });
       await this.ingest.start();
     }
@@ -80,6 +84,14 @@ export class CloudApp {
     await this.broker?.close();
     await this.store?.close();
   }
+}
+
+function connectInProcess(stream: () => Duplex, options: IClientOptions): Promise<MqttClient> {
+  return new Promise((resolve, reject) => {
+    const client = new MqttClient(stream, options);
+    client.once('connect', () => resolve(client));
+    client.once('error', reject);
+  });
 }
 
 /** Registers an edge and returns its secret; only the hash is stored. */

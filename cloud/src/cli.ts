@@ -11,6 +11,7 @@ const USAGE = `village-cloud — the smart-village cloud
 
 usage:
   village-cloud run [--db FILE|postgres://…] [--host H] [--mqtt-port 1883] [--ws-port 8083]
+        [--tls-cert PEM --tls-key PEM [--tls-ca PEM: require client certificates]]
         one process: embedded MQTT broker (TCP + WebSocket), ingest, storage
   village-cloud ingest --broker mqtt://HOST:PORT --username service:ingest --password-file F [--db …] [--group ingest]
         one stateless ingest worker behind an external broker (Mosquitto, EMQX)
@@ -36,6 +37,9 @@ async function main(argv: string[]): Promise<number> {
       host: { type: 'string' },
       'mqtt-port': { type: 'string' },
       'ws-port': { type: 'string' },
+      'tls-cert': { type: 'string' },
+      'tls-key': { type: 'string' },
+      'tls-ca': { type: 'string' },
       broker: { type: 'string' },
       username: { type: 'string' },
       'password-file': { type: 'string' },
@@ -65,6 +69,15 @@ async function main(argv: string[]): Promise<number> {
         ...(values.host ? { host: values.host } : {}),
         mqttPort: Number(values['mqtt-port'] ?? 1883),
         ...(values['ws-port'] ? { wsPort: Number(values['ws-port']) } : {}),
+        ...(values['tls-cert'] && values['tls-key']
+          ? {
+              tls: {
+                cert: readFileSync(values['tls-cert']),
+                key: readFileSync(values['tls-key']),
+                ...(values['tls-ca'] ? { ca: readFileSync(values['tls-ca']), requestCert: true } : {}),
+              },
+            }
+          : {}),
         ...(values.group ? { group: values.group } : {}),
       });
       const stop = (code: number): void => {

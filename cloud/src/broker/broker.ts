@@ -1,9 +1,11 @@
 import { createServer as createHttpServer, type Server as HttpServer } from 'node:http';
 import { createServer as createNetServer, type AddressInfo, type Server as NetServer, type Socket } from 'node:net';
+import { createServer as createTlsServer } from 'node:tls';
 import type { Duplex } from 'node:stream';
 import { Aedes, type AuthenticateError, type Client } from 'aedes';
 import type { Logger } from 'pino';
 import { WebSocketServer, createWebSocketStream } from 'ws';
+import { streamPair } from './pipe.js';
 import { burnVerify, verifySecret, MAX_SECRET_LENGTH } from '../auth/secret.js';
 import { parseUsername, type CredentialSource } from '../auth/credentials.js';
 import { canPublish, canSubscribe, describeIdentity, parseShared, MAX_TOPIC_LEVELS, type Identity } from './acl.js';
@@ -54,6 +56,11 @@ export interface BrokerOptions {
 export interface ListenOptions {
   host: string;
   tcpPort: number;
+  /**
+   * MQTT over TLS on tcpPort (mqtts://). `ca` with `requestCert` asks edges for a client
+   * certificate signed by that CA, on top of their password.
+   */
+  tls?: { cert: string | Buffer; key: string | Buffer; ca?: string | Buffer; requestCert?: boolean };
   /** MQTT over WebSocket on path /mqtt; omitted: no WebSocket listener. */
   wsPort?: number;
 }
@@ -61,6 +68,8 @@ export interface ListenOptions {
 export interface VillageBroker {
   readonly aedes: Aedes;
   listen(opts: ListenOptions): Promise<{ tcpPort: number; wsPort?: number }>;
+  /** An in-process connection (the embedded ingest): same login and ACL as any client. */
+  connectInternal(): Duplex;
   close(): Promise<void>;
   stats(): BrokerStats;
 }
@@ -244,10 +253,10 @@ export function createBroker(opts: BrokerOptions): VillageBroker {
   return {
     aedes,
 
-    async listen({ host, tcpPort, wsPort }) {
+    async listen({ host, tcpPort, wsPort, tls }) {
       if (tcpServer) throw new Error('broker already listening');
       await aedes.listen();
-      tcpServer = createNetServer((socket) => {
+      const onSocket = (socket: Socket): void => {
         // Counted before any MQTT parsing: the cheapest place to turn a flood away, and it
         // also catches sockets that never send CONNECT.
         if (!admit(socket, socket.remoteAddress ?? 'unknown')) {
@@ -257,7 +266,13 @@ export function createBroker(opts: BrokerOptions): VillageBroker {
         socket.setNoDelay(true);
         sockets.add(socket);
         socket.once('close', () => sockets.delete(socket));
-      });
+      };
+      tcpServer = tls
+        ? createTlsServer(
+            { cert: tls.cert, key: tls.key, ...(tls.ca ? { ca: tls.ca } : {}), requestCert: tls.requestCert === true, rejectUnauthorized: tls.requestCert === true },
+            onSocket,
+          )
+        : createNetServer(onSocket);
       const boundTcp = await listenOn(tcpServer, tcpPort, host);
       if (wsPort === undefined) return { tcpPort: boundTcp };
 
@@ -292,6 +307,13 @@ export function createBroker(opts: BrokerOptions): VillageBroker {
       tcpServer = undefined;
       httpServer = undefined;
       wss = undefined;
+    },
+
+    connectInternal() {
+      const [inside, outside] = streamPair();
+      const conn = new GuardedConnection(inside, 'in-process', limits, { onOversize() {}, onSlowConsumer() {} });
+      aedes.handle(conn);
+      return outside;
     },
 
     stats() {

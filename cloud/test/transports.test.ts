@@ -1,0 +1,89 @@
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { pino } from 'pino';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Reading } from '@smart-village/shared';
+import { systemClock } from '../../edge/src/clock.js';
+import { SqliteOutbox } from '../../edge/src/store/sqlite-outbox.js';
+import { SyncClient } from '../../edge/src/sync/client.js';
+import { addEdge, CloudApp } from '../src/app.js';
+
+const log = pino({ level: 'silent' });
+let dir: string;
+let cloud: CloudApp;
+let secret: string;
+const pem = (name: string) => join(dir, name);
+
+/** A CA, a server certificate for 127.0.0.1 and a client certificate, made with openssl. */
+function makeCertificates(): void {
+  const ssl = (...args: string[]) => execFileSync('openssl', args, { cwd: dir, stdio: 'pipe' });
+  ssl('req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-days', '2', '-subj', '/CN=village test CA', '-keyout', 'ca.key', '-out', 'ca.pem');
+  writeFileSync(pem('server.ext'), 'subjectAltName=IP:127.0.0.1,DNS:localhost\n');
+  ssl('req', '-newkey', 'rsa:2048', '-nodes', '-subj', '/CN=127.0.0.1', '-keyout', 'server.key', '-out', 'server.csr');
+  ssl('x509', '-req', '-in', 'server.csr', '-CA', 'ca.pem', '-CAkey', 'ca.key', '-CAcreateserial', '-days', '2', '-extfile', 'server.ext', '-out', 'server.pem');
+  ssl('req', '-newkey', 'rsa:2048', '-nodes', '-subj', '/CN=my-hoa pi-1', '-keyout', 'client.key', '-out', 'client.csr');
+  ssl('x509', '-req', '-in', 'client.csr', '-CA', 'ca.pem', '-CAkey', 'ca.key', '-CAcreateserial', '-days', '2', '-out', 'client.pem');
+}
+
+function readings(n: number, t0: number): Reading[] {
+  return Array.from({ length: n }, (_, i) => ({ sensor: 'soil-1-moisture', ts: t0 + i * 1000, value: 30 + i / 10, unit: '%VWC' as const, quality: 'good' as const, clockSynced: true }));
+}
+
+async function syncOnce(edge: string, url: string, broker: { caFile?: string; certFile?: string; keyFile?: string } = {}, timeoutMs = 8000): Promise<{ acked: number; last: number }> {
+  const outbox = new SqliteOutbox({ path: join(dir, `${edge}-${Math.random()}.sqlite`), clock: systemClock, log, commitInterval: 50 });
+  outbox.start();
+  outbox.addReadings(readings(20, Date.now() - 60_000));
+  outbox.flush();
+  const client = new SyncClient({ broker: { url, username: `my-hoa/${edge}`, password: secret, ...broker }, site: 'my-hoa', edge, outbox, clock: systemClock, log, version: 'test', pollPeriod: 100 });
+  client.start();
+  const last = outbox.stats().lastSeq;
+  const until = Date.now() + timeoutMs;
+  while (outbox.stats().ackedSeq < last && Date.now() < until) await new Promise((r) => setTimeout(r, 50));
+  const acked = outbox.stats().ackedSeq;
+  await client.stop();
+  outbox.stop();
+  return { acked, last };
+}
+
+beforeAll(async () => {
+  dir = mkdtempSync(join(tmpdir(), 'sv-tls-'));
+  makeCertificates();
+  cloud = new CloudApp({
+    db: join(dir, 'cloud.sqlite'),
+    log,
+    host: '127.0.0.1',
+    mqttPort: 0,
+    wsPort: 0,
+    tls: { cert: readFileSync(pem('server.pem')), key: readFileSync(pem('server.key')), ca: readFileSync(pem('ca.pem')), requestCert: true },
+  });
+  await cloud.start();
+  secret = await addEdge(cloud.store, 'my-hoa', 'pi-1', Date.now());
+}, 60_000);
+
+afterAll(async () => {
+  await cloud?.stop();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+describe('edge to cloud transports', () => {
+  it('syncs over TLS with the broker verified by its CA and a client certificate', async () => {
+    const { acked, last } = await syncOnce('pi-1', `mqtts://127.0.0.1:${cloud.ports.mqtt}`, { caFile: pem('ca.pem'), certFile: pem('client.pem'), keyFile: pem('client.key') });
+    expect(last).toBe(20);
+    expect(acked).toBe(20);
+    expect((await cloud.store.getEdge({ site: 'my-hoa', edge: 'pi-1' }))?.contiguousSeq).toBeGreaterThanOrEqual(20);
+  });
+
+  it('syncs over WebSocket', async () => {
+    const { acked, last } = await syncOnce('pi-1', `ws://127.0.0.1:${cloud.ports.ws}/mqtt`);
+    expect(acked).toBe(last);
+  });
+
+  it('gets nothing through TLS without a client certificate, or with a broker it cannot verify', async () => {
+    const noCert = await syncOnce('pi-1', `mqtts://127.0.0.1:${cloud.ports.mqtt}`, { caFile: pem('ca.pem') }, 2000);
+    expect(noCert.acked).toBe(0);
+    const unverified = await syncOnce('pi-1', `mqtts://127.0.0.1:${cloud.ports.mqtt}`, { certFile: pem('client.pem'), keyFile: pem('client.key') }, 2000);
+    expect(unverified.acked).toBe(0);
+  });
+});
