@@ -8,6 +8,7 @@ import type { Reading } from '@smart-village/shared';
 import { systemClock } from '../../edge/src/clock.js';
 import { SqliteOutbox } from '../../edge/src/store/sqlite-outbox.js';
 import { SyncClient } from '../../edge/src/sync/client.js';
+import { ClockWatch } from '../../edge/src/timesync.js';
 import { addEdge, CloudApp } from '../src/app.js';
 
 const log = pino({ level: 'silent' });
@@ -31,12 +32,29 @@ function readings(n: number, t0: number): Reading[] {
   return Array.from({ length: n }, (_, i) => ({ sensor: 'soil-1-moisture', ts: t0 + i * 1000, value: 30 + i / 10, unit: '%VWC' as const, quality: 'good' as const, clockSynced: true }));
 }
 
-async function syncOnce(edge: string, url: string, broker: { caFile?: string; certFile?: string; keyFile?: string } = {}, timeoutMs = 8000): Promise<{ acked: number; last: number }> {
+async function syncOnce(
+  edge: string,
+  url: string,
+  broker: { caFile?: string; certFile?: string; keyFile?: string } = {},
+  timeoutMs = 8000,
+  rows: Reading[] = readings(20, Date.now() - 60_000),
+  watch?: ClockWatch,
+): Promise<{ acked: number; last: number }> {
   const outbox = new SqliteOutbox({ path: join(dir, `${edge}-${Math.random()}.sqlite`), clock: systemClock, log, commitInterval: 50 });
   outbox.start();
-  outbox.addReadings(readings(20, Date.now() - 60_000));
+  outbox.addReadings(rows);
   outbox.flush();
-  const client = new SyncClient({ broker: { url, username: `my-hoa/${edge}`, password: secret, ...broker }, site: 'my-hoa', edge, outbox, clock: systemClock, log, version: 'test', pollPeriod: 100 });
+  const client = new SyncClient({
+    broker: { url, username: `my-hoa/${edge}`, password: secret, ...broker },
+    site: 'my-hoa',
+    edge,
+    outbox,
+    clock: systemClock,
+    log,
+    version: 'test',
+    pollPeriod: 100,
+    ...(watch ? { correctTime: (r) => watch.correct(r) } : {}),
+  });
   client.start();
   const last = outbox.stats().lastSeq;
   const until = Date.now() + timeoutMs;
@@ -60,6 +78,8 @@ beforeAll(async () => {
   });
   await cloud.start();
   secret = await addEdge(cloud.store, 'my-hoa', 'pi-1', Date.now());
+  // A second edge with the same secret keeps each test's sequence its own.
+  await cloud.store.addEdge({ site: 'my-hoa', edge: 'pi-2' }, (await cloud.store.getEdge({ site: 'my-hoa', edge: 'pi-1' }))?.secretHash as string, Date.now());
 }, 60_000);
 
 afterAll(async () => {
@@ -78,6 +98,27 @@ describe('edge to cloud transports', () => {
   it('syncs over WebSocket', async () => {
     const { acked, last } = await syncOnce('pi-1', `ws://127.0.0.1:${cloud.ports.ws}/mqtt`);
     expect(acked).toBe(last);
+  });
+
+  it('moves readings taken before the clock synced onto real time, so the cloud stores them', async () => {
+    // The Pi booted believing it was 1970-01-01 00:01; NTP then stepped the clock to now.
+    let wall = 60_000;
+    let mono = 0;
+    let synced = false;
+    const watch = new ClockWatch(() => synced, () => wall, () => mono);
+    watch.observe();
+    mono += 5000;
+    wall += 5000;
+    const early = [{ sensor: 'soil-9-moisture', ts: wall, value: 31.5, unit: '%VWC' as const, quality: 'good' as const, clockSynced: false }];
+    const realNow = Date.now();
+    wall = realNow;
+    synced = true;
+    watch.observe();
+    const { acked } = await syncOnce('pi-2', `ws://127.0.0.1:${cloud.ports.ws}/mqtt`, {}, 8000, early, watch);
+    expect(acked).toBe(1);
+    const stored = await cloud.store.readings('my-hoa', 'soil-9-moisture', 0, realNow + 1, 10);
+    expect(stored.map((r) => [r.ts, r.clockSynced, r.value])).toEqual([[realNow, true, 31.5]]);
+    expect(await cloud.store.listQuarantine(10)).toEqual([]);
   });
 
   it('gets nothing through TLS without a client certificate, or with a broker it cannot verify', async () => {

@@ -12,6 +12,7 @@ import type { Outbox, OutboxStats } from './store/types.js';
 import type { SimulatedField } from './sim/devices.js';
 import { GpioInputDriver } from './gpio/driver.js';
 import { SyncClient, type SyncStats } from './sync/client.js';
+import { ClockWatch } from './timesync.js';
 import { readFileSync } from 'node:fs';
 import type { PinBackend } from './gpio/backend.js';
 
@@ -70,7 +71,14 @@ export class EdgeApp {
     this.running = true;
     const { config, clock, log, dataDir } = this.deps;
     const site = config.site;
-    const synced = this.deps.clockSynced ?? (() => true);
+    const isSynced = this.deps.clockSynced ?? (() => true);
+    // Every reading asks whether the clock is synced; the watch notices the moment it becomes so.
+    const watch = new ClockWatch(isSynced);
+    watch.observe();
+    const synced = (): boolean => {
+      watch.observe();
+      return isSynced();
+    };
     this.startedAt = clock.now();
     mkdirSync(dataDir, { recursive: true });
     this.outbox = new SqliteOutbox({
@@ -131,6 +139,7 @@ export class EdgeApp {
           log: log.child({ module: 'sync' }),
           version: EDGE_VERSION,
           bytesPerSecond: cloud.bytesPerSecond,
+          correctTime: (row) => watch.correct(row),
           batchRows: cloud.batchRows,
         });
         this.sync.start();

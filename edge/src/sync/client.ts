@@ -48,6 +48,8 @@ export interface SyncOptions {
   ackTimeout?: number;
   /** How often the outbox is checked for newly committed rows. */
   pollPeriod?: number;
+  /** Moves rows taken before the clock synced onto the real time scale (see ClockWatch). */
+  correctTime?: <T extends { ts: number; clockSynced: boolean }>(row: T) => T;
 }
 
 export interface SyncStats {
@@ -280,12 +282,13 @@ export class SyncClient {
         const rSeqs: number[] = [];
         const events: Event[] = [];
         const eSeqs: number[] = [];
+        const fix = this.opts.correctTime ?? (<T>(r: T): T => r);
         for (const row of rows) {
           if (row.kind === 'reading') {
-            readings.push(row.reading);
+            readings.push(fix(row.reading));
             rSeqs.push(row.seq);
           } else {
-            events.push(row.event);
+            events.push(fix(row.event));
             eSeqs.push(row.seq);
           }
         }
