@@ -48,6 +48,8 @@ export interface SyncOptions {
   ackTimeout?: number;
   /** How often the outbox is checked for newly committed rows. */
   pollPeriod?: number;
+  /** MQTT keepalive, seconds: a link that silently stopped carrying packets is noticed after 1.5×. */
+  keepalive?: number;
   /** Moves rows taken before the clock synced onto the real time scale (see ClockWatch). */
   correctTime?: <T extends { ts: number; clockSynced: boolean }>(row: T) => T;
 }
@@ -121,7 +123,7 @@ export class SyncClient {
       // The broker accepts only a client id equal to the username or under it (session takeover guard).
       clientId: broker.username,
       clean: true,
-      keepalive: 30,
+      keepalive: this.opts.keepalive ?? 30,
       reconnectPeriod: 5000,
       connectTimeout: 20_000,
       // The cloud sees "offline" with this session's birth if the link dies without a goodbye.
