@@ -85,6 +85,7 @@ export class EdgeApp {
       path: join(dataDir, OUTBOX_FILE),
       clock,
       log: log.child({ module: 'outbox' }),
+      clockSynced: synced,
       commitInterval: site.store.commitInterval,
       retentionMs: site.store.retention,
       quotaBytes: site.store.quotaMb * 1024 * 1024,
@@ -93,7 +94,7 @@ export class EdgeApp {
     const onReadings = (r: Reading[]): void => this.outbox.addReadings(r);
     const onEvent = (e: EventInput): void => this.outbox.addEvent(e);
 
-    const limited = new RateLimitedLog(log, () => clock.now());
+    const limited = new RateLimitedLog(log, () => clock.monotonic());
     for (const bus of site.buses) {
       const link =
         this.deps.linkFor?.(bus.id) ??
@@ -119,7 +120,16 @@ export class EdgeApp {
 
     if (site.cloud) {
       const cloud = site.cloud;
-      const secret = this.deps.cloudSecret ?? (cloud.secretFile ? readFileSync(cloud.secretFile, 'utf8').trim() : process.env.VILLAGE_CLOUD_SECRET);
+      let secret = this.deps.cloudSecret ?? process.env.VILLAGE_CLOUD_SECRET;
+      if (!this.deps.cloudSecret && cloud.secretFile) {
+        try {
+          secret = readFileSync(cloud.secretFile, 'utf8').trim();
+        } catch (err) {
+          // Keep reading the field: a wrong file mode must not stop the edge from recording.
+          log.error({ file: cloud.secretFile, err: (err as Error).message }, 'cloud: cannot read the secret file (it must be readable by the service user, e.g. chown root:village, chmod 0640); running offline');
+          secret = undefined;
+        }
+      }
       if (!secret) {
         log.error({ url: cloud.url }, 'cloud: no secret (set cloud.secretFile or VILLAGE_CLOUD_SECRET); running offline');
       } else {
@@ -141,12 +151,18 @@ export class EdgeApp {
           bytesPerSecond: cloud.bytesPerSecond,
           correctTime: (row) => watch.correct(row),
           batchRows: cloud.batchRows,
+          ackTimeout: cloud.ackTimeout,
         });
         this.sync.start();
       }
     }
 
     onEvent({ ts: clock.now(), clockSynced: synced(), kind: 'edge.started', severity: 'info', source: site.edge.id, message: `edge ${site.edge.id} started (${config.modbus.length} Modbus devices, ${config.gpio.length} GPIO inputs)`, data: { version: EDGE_VERSION } });
+    if (this.deps.field) {
+      // Simulated data synced as if real would mislead farmers: say so where it is recorded.
+      log.warn('this edge reads a SIMULATED village, not real sensors (simulated buses or edge.gpio.driver: simulated)');
+      onEvent({ ts: clock.now(), clockSynced: synced(), kind: 'edge.simulated', severity: 'warning', source: site.edge.id, message: 'readings come from the simulated village, not real sensors', data: {} });
+    }
     this.scheduleSnapshot();
     log.info({ site: site.site.id, edge: site.edge.id, devices: config.modbus.length + config.gpio.length, buses: site.buses.length, dataDir }, 'edge started');
   }

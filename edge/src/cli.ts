@@ -82,7 +82,7 @@ async function main(argv: string[]): Promise<number> {
 function withCloudFromEnv(config: EdgeConfig): EdgeConfig {
   const url = process.env.VILLAGE_CLOUD_URL;
   if (!url || config.site.cloud) return config;
-  return { ...config, site: { ...config.site, cloud: { url, bytesPerSecond: 0, batchRows: 500 } } };
+  return { ...config, site: { ...config.site, cloud: { url, bytesPerSecond: 0, batchRows: 500, ackTimeout: 20_000 } } };
 }
 
 function need(v: string | undefined, what: string): string {

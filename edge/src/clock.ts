@@ -7,8 +7,13 @@ export interface TimerHandle {
 }
 
 export interface Clock {
-  /** Wall time, epoch ms. */
+  /** Wall time, epoch ms: what readings are stamped with. It jumps when NTP syncs. */
   now(): number;
+  /**
+   * Milliseconds on a clock that never jumps: what schedules, backoffs and timeouts are measured
+   * on, so an NTP step at boot neither floods the bus nor stops it.
+   */
+  monotonic(): number;
   setTimeout(fn: () => void, ms: number): TimerHandle;
   clearTimeout(handle: TimerHandle | undefined): void;
 }
@@ -18,6 +23,7 @@ export const systemClock: Clock = (() => {
   const handles = new Map<number, NodeJS.Timeout>();
   return {
     now: () => Date.now(),
+    monotonic: () => performance.now(),
     setTimeout(fn, ms) {
       const id = next++;
       const t = setTimeout(() => {
@@ -58,6 +64,7 @@ export function sleep(clock: Clock, ms: number, signal?: AbortSignal): Promise<v
  */
 export class ManualClock implements Clock {
   private current: number;
+  private wallOffset = 0;
   private seq = 1;
   private readonly timers = new Map<number, { due: number; fn: () => void; order: number }>();
 
@@ -66,7 +73,16 @@ export class ManualClock implements Clock {
   }
 
   now(): number {
+    return this.current + this.wallOffset;
+  }
+
+  monotonic(): number {
     return this.current;
+  }
+
+  /** Steps the wall clock only (an NTP correction): timers and monotonic time do not move. */
+  stepWall(ms: number): void {
+    this.wallOffset += ms;
   }
 
   setTimeout(fn: () => void, ms: number): TimerHandle {

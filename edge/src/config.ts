@@ -79,7 +79,8 @@ export function resolveConfig(input: unknown, file = '<config>'): EdgeConfig {
         problems.push({ path: at('profile'), message: `unknown profile "${dev.profile}" (shipped: ${PROFILES.map((p) => p.id).join(', ')})` });
         return;
       }
-      points = profile.points;
+      // A copy: overrides of one device must never reach the shipped profile or its other users.
+      points = profile.points.map((p) => ({ ...p }));
     }
     if (dev.registers) {
       const names = new Set(points.map((p) => p.name));

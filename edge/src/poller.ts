@@ -17,7 +17,9 @@ export interface DeviceStats {
   /** Cycles not run: the slave was backing off, or its previous cycle was still waiting. */
   skipped: number;
   consecutiveFailures: number;
+  /** Monotonic ms (Clock.monotonic), not wall time. */
   backoffUntil: number;
+  /** Monotonic ms of the last good reading, 0 if none. */
   lastGoodAt: number;
   lastError?: string;
   plan: { table: string; address: number; length: number }[];
@@ -79,7 +81,7 @@ export class BusQueue {
   /** Makes sure the link is open, reconnecting with backoff after an unplug or a dropped gateway. */
   async ensureOpen(): Promise<void> {
     if (this.link.isOpen) return;
-    const now = this.clock.now();
+    const now = this.clock.monotonic();
     if (now < this.nextOpenAt) {
       throw new VillageError('PORT_UNAVAILABLE', `bus ${this.bus.id}: ${describe(this.bus)} unavailable, next try in ${Math.ceil((this.nextOpenAt - now) / 1000)} s`, { bus: this.bus.id });
     }
@@ -163,13 +165,13 @@ export class Poller {
   private started = false;
 
   constructor(private readonly deps: PollerDeps) {
-    this.limited = new RateLimitedLog(deps.log, () => deps.clock.now());
+    this.limited = new RateLimitedLog(deps.log, () => deps.clock.monotonic());
   }
 
   start(): void {
     if (this.started) return;
     this.started = true;
-    const now = this.deps.clock.now();
+    const now = this.deps.clock.monotonic();
     const perBus = new Map<string, number>();
     const countOnBus = (bus: string): number => this.deps.devices.filter((d) => d.bus.id === bus).length;
     for (const dev of this.deps.devices) {
@@ -215,7 +217,7 @@ export class Poller {
   private tick(state: DeviceState): void {
     if (!this.started) return;
     const { clock } = this.deps;
-    const now = clock.now();
+    const now = clock.monotonic();
     state.cycle++;
     // Drift-free schedule: the n-th cycle is due at first + n * interval.
     const next = state.firstAt + state.cycle * state.dev.interval;
@@ -295,7 +297,7 @@ export class Poller {
       }
     }
     if (readings.length > 0) this.deps.onReadings(readings);
-    const now = clock.now();
+    const now = clock.monotonic();
     if (lastError) stats.lastError = `${lastError.code}: ${lastError.message}`;
     if (answered) {
       stats.consecutiveFailures = 0;

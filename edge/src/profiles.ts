@@ -99,12 +99,14 @@ export const PROFILES: readonly DeviceProfile[] = [
   },
   {
     // Tipping-bucket rain gauge with RS-485 counter (Renke RS-YL-N01-*): holding 0x0000 rain
-    // accumulated since power-on or reset, 0.1 mm. The edge takes differences between readings.
+    // accumulated since power-on or reset, 0.1 mm, in 16 bits (wraps after 6553.5 mm). It is
+    // reported as it is, a running total (`rain-total`); rain over a period is the difference
+    // of two totals, allowing for a wrap or a gauge reset.
     id: 'rain-gauge-rs485',
     name: 'Tipping-bucket rain gauge, RS-485 (Renke RS-YL-N01 and clones)',
     source: 'Renke rain gauge RS-YL-N01 user manual, register 0x0000 rainfall (0.1 mm)',
     factory: { baud: 4800, parity: 'none', slave: 1 },
-    points: pts([{ name: 'rain', table: 'holding', address: 0x0000, type: 'uint16', scale: 0.1, quantity: 'rain' }]),
+    points: pts([{ name: 'rain-total', table: 'holding', address: 0x0000, type: 'uint16', scale: 0.1, quantity: 'rain', max: 6553.5 }]),
   },
   {
     // Cup anemometer, Renke RS-FSJT-N01: holding 0x0000 wind speed 0.1 m/s.
@@ -138,11 +140,18 @@ export const PROFILES: readonly DeviceProfile[] = [
       { name: 'temperature', table: 'holding', address: 505, type: 'int16', scale: 0.1, quantity: 'air-temperature' },
       { name: 'pressure', table: 'holding', address: 509, type: 'uint16', scale: 1, quantity: 'air-pressure' },
       { name: 'illuminance', table: 'holding', address: 510, type: 'uint32', order: 'ABCD', quantity: 'illuminance' },
-      { name: 'rain', table: 'holding', address: 513, type: 'uint16', scale: 0.1, quantity: 'rain' },
+      // Accumulated like the gauge's counter above.
+      { name: 'rain-total', table: 'holding', address: 513, type: 'uint16', scale: 0.1, quantity: 'rain', max: 6553.5 },
       { name: 'solar', table: 'holding', address: 515, type: 'uint16', quantity: 'solar-radiation' },
     ]),
   },
 ];
+
+for (const p of PROFILES) {
+  for (const point of p.points) Object.freeze(point);
+  Object.freeze(p.points);
+  Object.freeze(p);
+}
 
 export function findProfile(id: string): DeviceProfile | undefined {
   return PROFILES.find((p) => p.id === id);

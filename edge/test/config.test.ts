@@ -39,6 +39,17 @@ describe('site config', () => {
     expect(Object.isFrozen(cfg.site)).toBe(true);
   });
 
+  it('keeps one device\'s override away from another device of the same profile', () => {
+    const cfg = parseConfigText(`${base}devices:
+  - { id: tank-a, bus: rs485-1, profile: level-ultrasonic-dyp-a02, slave: 1, overrides: { level: { offset: 350, max: 350 } } }
+  - { id: tank-b, bus: rs485-1, profile: level-ultrasonic-dyp-a02, slave: 2 }
+`);
+    const level = (id: string) => cfg.modbus.find((d) => d.config.id === id)?.points.find((p) => p.name === 'level');
+    expect(level('tank-a')?.offset).toBe(350);
+    expect(level('tank-b')?.offset).toBe(200);
+    expect(PROFILES.find((p) => p.id === 'level-ultrasonic-dyp-a02')?.points[0]?.offset).toBe(200);
+  });
+
   it('fills defaults: durations, serial settings, retries', () => {
     const cfg = parseConfigText(`${base}devices:\n  - { id: soil-1, bus: rs485-1, profile: soil-th-ec-rs485, slave: 1, interval: 5m }\n`);
     const bus = cfg.site.buses[0];
@@ -75,6 +86,20 @@ describe('site config', () => {
     const hit = list.find((p) => p.path === path);
     expect(hit, JSON.stringify(list)).toBeDefined();
     expect(hit?.message).toMatch(message);
+  });
+
+  it.each([
+    ['interval: 0', 'devices[0].interval', /too short/],
+    ['interval: 30d', 'devices[0].interval', /too long for a timer/],
+  ])('rejects a duration a timer cannot honour (%s)', (setting, path, message) => {
+    const list = problems(`${base}devices:\n  - { id: d, bus: rs485-1, profile: soil-th-ec-rs485, slave: 1, ${setting} }\n`);
+    expect(list.find((p) => p.path === path)?.message).toMatch(message);
+  });
+
+  it('rejects two buses on one physical line and a password in the cloud URL', () => {
+    const list = problems(`${base}  - { id: rs485-b, type: rtu, port: /dev/ttyUSB0 }\ncloud: { url: "mqtt://me:pw@cloud.example" }\n`);
+    expect(list).toContainEqual({ path: 'buses[1].port', message: '/dev/ttyUSB0 is already bus "rs485-1": put all its devices on that one bus' });
+    expect(list.find((p) => p.path === 'cloud.url')?.message).toMatch(/no user or password in the URL/);
   });
 
   it('rejects an unknown timezone and names it', () => {

@@ -214,6 +214,24 @@ describe('Poller', () => {
     poller.stop();
   });
 
+  it.each([
+    ['forward a week (NTP after a boot at the last shutdown time)', 7 * 86_400_000],
+    ['back an hour', -3_600_000],
+  ])('keeps its interval when the wall clock steps %s', async (_what, step) => {
+    const { clock, link, readings, poller } = setup();
+    poller.start();
+    await clock.advanceAsync(30_000, 100);
+    const before = link.requests.length;
+    const wallBefore = clock.now();
+    clock.stepWall(step);
+    await clock.advanceAsync(60_000, 100);
+    // Three slaves every 10 s: 18 requests in 60 s, neither a flood nor a stall.
+    expect(link.requests.length - before).toBe(18);
+    // Readings carry the new wall time.
+    expect(readings.at(-1)!.ts).toBeGreaterThan(wallBefore + step);
+    poller.stop();
+  });
+
   it('marks a device stale when no good reading arrives for staleAfter', async () => {
     const { clock, link, events, poller } = setup();
     poller.start();

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { idSchema } from './ids.js';
-import { durationSchema } from './duration.js';
+import { duration, durationSchema } from './duration.js';
 import { quantitySchema, unitSchema } from './units.js';
 
 /** The site configuration file (YAML on the Pi). Version 1. */
@@ -63,7 +63,7 @@ export type RegisterOverride = z.output<typeof registerOverrideSchema>;
 const busCommon = {
   id: idSchema,
   /** Per-request timeout. */
-  timeout: durationSchema.default(1000),
+  timeout: duration(10).default(1000),
   /** Retries of a failed request before the slave counts as failed for this cycle. */
   retries: z.number().int().min(0).max(10).default(2),
   /** Extra silence between frames; default: Modbus t3.5 for the baud rate. */
@@ -73,8 +73,8 @@ const busCommon = {
   /** Requests waiting for the bus beyond this are dropped and counted. */
   queueLimit: z.number().int().min(1).max(10_000).default(64),
   /** First and longest wait before retrying a slave that stopped answering. */
-  backoffMin: durationSchema.default(2000),
-  backoffMax: durationSchema.default(300_000),
+  backoffMin: duration(100).default(2000),
+  backoffMax: duration(100).default(300_000),
 };
 
 export const busSchema = z.discriminatedUnion('type', [
@@ -120,11 +120,11 @@ export type BusConfig = z.output<typeof busSchema>;
 const deviceCommon = {
   id: idSchema,
   name: z.string().optional(),
-  interval: durationSchema.default(60_000),
+  interval: duration(100).default(60_000),
   /** Delay of the first poll after start; default spreads devices over their interval. */
   stagger: durationSchema.optional(),
   /** Without a good reading for this long the device is stale; default 3 intervals. */
-  staleAfter: durationSchema.optional(),
+  staleAfter: duration(100).optional(),
 };
 
 export const modbusDeviceSchema = z
@@ -198,7 +198,7 @@ export const actuatorSchema = z
     /** The state applied at start, on stop and after a crash. */
     safeState: z.enum(['off', 'on']).default('off'),
     /** No ON lasts longer than this, whatever asked for it. */
-    maxRuntime: durationSchema.default(3_600_000),
+    maxRuntime: duration(1000).default(3_600_000),
     field: idSchema.optional(),
   })
   .strict();
@@ -233,7 +233,11 @@ export const siteConfigSchema = z
     /** Where the edge syncs its outbox. Omitted: the edge runs offline only. */
     cloud: z
       .object({
-        url: z.string().regex(/^(mqtts?|wss?):\/\/./, { message: 'write the broker as mqtt://host:1883, mqtts://host:8883, ws://… or wss://…' }),
+        url: z
+          .string()
+          .regex(/^(mqtts?|wss?):\/\/./, { message: 'write the broker as mqtt://host:1883, mqtts://host:8883, ws://… or wss://…' })
+          // A password in the URL would end up in logs; the secret belongs in secretFile.
+          .refine((u) => !/^[a-z]+:\/\/[^/]*@/.test(u), { message: 'no user or password in the URL: use cloud.username and cloud.secretFile' }),
         /** Default {site}/{edge}, as `village-cloud edge add` registers it. */
         username: z.string().optional(),
         /** File holding the secret printed by `village-cloud edge add`; or env VILLAGE_CLOUD_SECRET. */
@@ -244,6 +248,8 @@ export const siteConfigSchema = z
         /** Byte budget per second for backfill after an outage (0: unlimited). 2G EDGE: ~10000. */
         bytesPerSecond: z.number().int().nonnegative().default(0),
         batchRows: z.number().int().min(1).max(5000).default(500),
+        /** Without any ack for this long, everything unacknowledged is sent again. */
+        ackTimeout: duration(1000).default(20_000),
       })
       .strict()
       .optional(),
@@ -254,9 +260,10 @@ export const siteConfigSchema = z
     store: z
       .object({
         /** Readings are committed in one transaction per interval to spare the SD card. */
-        commitInterval: durationSchema.default(1000),
+        commitInterval: duration(50).default(1000),
         /** Telemetry older than this is deleted once sent. */
-        retention: durationSchema.default(30 * 86_400_000),
+        // Compared with row ages, never put in a timer: months are fine.
+        retention: duration(3_600_000, false).default(30 * 86_400_000),
         /** Disk quota of the outbox in MB; when full the oldest telemetry goes first. */
         quotaMb: z.number().positive().default(512),
       })
@@ -307,12 +314,21 @@ export function crossCheckSiteConfig(input: unknown): ConfigProblem[] {
     const bus = buses.find((b) => b.id === busId);
     if (busId !== undefined && !bus) {
       add(['devices', i, 'bus'], `unknown bus "${busId}" (defined: ${busIds.join(', ') || 'none; add one under buses:'})`);
-    } else if (bus && (bus.type === 'rtu' || bus.type === 'simulated') && typeof d.slave === 'number' && (d.slave < 1 || d.slave > 247)) {
+    } else if (bus && (bus.type === 'rtu' || bus.type === 'rtu-over-tcp' || bus.type === 'simulated') && typeof d.slave === 'number' && (d.slave < 1 || d.slave > 247)) {
       add(['devices', i, 'slave'], `slave ${d.slave} on serial bus "${String(bus.id)}": use 1-247 (0 is broadcast)`);
     }
     if (d.profile === undefined && d.registers === undefined) {
       add(['devices', i], 'give a profile (e.g. profile: soil-th-ec-rs485) or a registers: list');
     }
+  });
+  const lines = new Map<string, number>();
+  buses.forEach((b, i) => {
+    const line = b.type === 'rtu' ? str(b.port) : b.type === 'tcp' || b.type === 'rtu-over-tcp' ? `${String(b.host)}:${String(b.port ?? 502)}` : undefined;
+    if (line === undefined) return;
+    const other = lines.get(line);
+    // Two queues on one half-duplex line would put two requests on the wire at once.
+    if (other !== undefined) add(['buses', i, b.type === 'rtu' ? 'port' : 'host'], `${line} is already bus "${busIds[other]}": put all its devices on that one bus`);
+    else lines.set(line, i);
   });
   const pins = new Map<number, string>();
   const claim = (pin: unknown, owner: string, path: PropertyKey[]): void => {

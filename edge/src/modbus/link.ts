@@ -69,11 +69,12 @@ export class ModbusSerialLink implements ModbusLink {
     } catch (err) {
       throw new VillageError('PORT_UNAVAILABLE', `bus ${bus.id}: cannot open ${describe(bus)}: ${messageOf(err)}`, { bus: bus.id }, { cause: err });
     }
+    // A late event from a client this link already replaced must not close the new one.
     client.on('close', () => {
-      this.closed = true;
+      if (this.client === client) this.closed = true;
     });
     client.on('error', () => {
-      this.closed = true;
+      if (this.client === client) this.closed = true;
     });
     this.client = client;
     this.closed = false;
@@ -141,7 +142,7 @@ export class ModbusSerialLink implements ModbusLink {
    * protocol error recovery). MBAP (tcp) matches answers by transaction id and needs none.
    */
   private async quiet(): Promise<void> {
-    const wait = this.quietUntil - Date.now();
+    const wait = this.quietUntil - performance.now();
     if (wait > 0) await new Promise((r) => setTimeout(r, wait));
   }
 
@@ -151,7 +152,7 @@ export class ModbusSerialLink implements ModbusLink {
     const where = { bus: this.bus.id, slave };
     if (typeof e.modbusCode === 'number') return new VillageError('MODBUS_EXCEPTION', `slave ${slave} answered exception ${e.modbusCode}: ${e.message ?? ''}`, { ...where, exception: e.modbusCode });
     if (e.errno === 'ETIMEDOUT' || e.name === 'TransactionTimedOutError') {
-      if (this.bus.type !== 'tcp') this.quietUntil = Date.now() + (this.client?.getTimeout() ?? this.bus.timeout);
+      if (this.bus.type !== 'tcp') this.quietUntil = performance.now() + (this.client?.getTimeout() ?? this.bus.timeout);
       return new VillageError('MODBUS_TIMEOUT', `slave ${slave} did not answer`, where);
     }
     if (e.message === 'CRC error') return new VillageError('MODBUS_CRC', `slave ${slave}: response with bad CRC`, where);

@@ -91,9 +91,11 @@ export class SyncClient {
   private readonly limited: RateLimitedLog;
   private readonly counters = { messages: 0, bytes: 0, resends: 0, badAcks: 0 };
   private running = false;
+  /** Set while stop() hands over the last rows. */
+  private draining = false;
 
   constructor(private readonly opts: SyncOptions) {
-    this.limited = new RateLimitedLog(opts.log, () => opts.clock.now());
+    this.limited = new RateLimitedLog(opts.log, () => opts.clock.monotonic());
   }
 
   private topic(channel: 'status' | 'telemetry' | 'events' | 'state' | 'ack' | 'cmd'): string {
@@ -155,6 +157,18 @@ export class SyncClient {
     this.opts.clock.clearTimeout(this.timer);
     this.opts.clock.clearTimeout(this.stateTimer);
     const client = this.client;
+    if (client?.connected) {
+      // Hand over the last committed rows (the edge.stopped event among them) and give the
+      // cloud a moment to ack them; what is not acked goes out at the next start anyway.
+      this.draining = true;
+      await this.pump();
+      this.draining = false;
+      const outbox = this.opts.outbox;
+      const until = Date.now() + 2000;
+      while (client.connected && outbox.stats().ackedSeq < outbox.stats().lastSeq && Date.now() < until) {
+        await new Promise((r) => setTimeout(r, 20));
+      }
+    }
     this.client = undefined;
     if (!client) return;
     if (client.connected) {
@@ -184,7 +198,7 @@ export class SyncClient {
     // Resend everything not acknowledged: the cloud stores idempotently.
     this.sentUpTo = this.opts.outbox.stats().ackedSeq;
     this.inFlight = [];
-    this.lastAckAt = this.opts.clock.now();
+    this.lastAckAt = this.opts.clock.monotonic();
     try {
       await client.subscribeAsync([this.topic('ack'), this.topic('cmd')], { qos: 1 });
       await client.publishAsync(this.topic('status'), this.status('online'), { qos: 1, retain: true });
@@ -218,7 +232,7 @@ export class SyncClient {
     if (seq <= outbox.stats().ackedSeq) return;
     // An ack beyond what was sent in this session is still the cloud's word that it has the rows.
     outbox.acknowledge(seq);
-    this.lastAckAt = this.opts.clock.now();
+    this.lastAckAt = this.opts.clock.monotonic();
     this.inFlight = this.inFlight.filter((b) => b.lastSeq > seq);
     if (this.sentUpTo < seq) this.sentUpTo = seq;
     void this.pump();
@@ -244,14 +258,14 @@ export class SyncClient {
   }
 
   private checkAckTimeout(): void {
-    const timeout = this.opts.ackTimeout ?? 60_000;
+    const timeout = this.opts.ackTimeout ?? 20_000;
     if (this.inFlight.length === 0) return;
-    if (this.opts.clock.now() - this.lastAckAt < timeout) return;
+    if (this.opts.clock.monotonic() - this.lastAckAt < timeout) return;
     this.counters.resends++;
     this.opts.log.warn({ sentUpTo: this.sentUpTo, acked: this.opts.outbox.stats().ackedSeq }, 'no ack from the cloud: sending the unacknowledged rows again');
     this.sentUpTo = this.opts.outbox.stats().ackedSeq;
     this.inFlight = [];
-    this.lastAckAt = this.opts.clock.now();
+    this.lastAckAt = this.opts.clock.monotonic();
   }
 
   /** The latest values, retained, outside the backlog and its byte budget. */
@@ -277,7 +291,7 @@ export class SyncClient {
     try {
       const window = this.opts.window ?? 4;
       const batchRows = this.opts.batchRows ?? 500;
-      while (this.running && this.client?.connected && this.inFlight.length < window) {
+      while ((this.running || this.draining) && this.client?.connected && this.inFlight.length < window) {
         const rows = this.opts.outbox.rowsAfter(this.sentUpTo, batchRows);
         if (rows.length === 0) break;
         const readings: Reading[] = [];
@@ -301,9 +315,9 @@ export class SyncClient {
         const bytes = messages.reduce((n, [, m]) => n + m.length, 0);
         await this.spend(bytes);
         const client = this.client;
-        if (!client?.connected || !this.running) break;
+        if (!client?.connected || !(this.running || this.draining)) break;
         this.sentUpTo = lastSeq;
-        this.inFlight.push({ lastSeq, sentAt: this.opts.clock.now() });
+        this.inFlight.push({ lastSeq, sentAt: this.opts.clock.monotonic() });
         for (const [t, m] of messages) {
           client.publish(t, m, { qos: 1 }, (err) => {
             if (err) this.limited.warn('sync:publish', { err: err.message }, 'publish failed; will resend after reconnect');
@@ -325,7 +339,7 @@ export class SyncClient {
     if (rate <= 0) return;
     const clock = this.opts.clock;
     for (;;) {
-      const now = clock.now();
+      const now = clock.monotonic();
       this.tokens = Math.min(rate, this.tokens + ((now - this.tokensAt) * rate) / 1000);
       this.tokensAt = now;
       // A message larger than the bucket is allowed once the bucket is full.
