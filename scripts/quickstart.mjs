@@ -32,8 +32,17 @@ if (missing.length > 0) {
   }
 }
 
+let pnpm = ['pnpm'];
 const have = spawnSync('pnpm', ['--version'], { encoding: 'utf8' });
-if (have.status !== 0 || have.stdout.trim() !== PNPM) run('npm', ['install', '--global', '--save-exact', `pnpm@${PNPM}`]);
+if (have.status !== 0 || have.stdout.trim() !== PNPM) {
+  console.log(`\n$ npm install --global --save-exact pnpm@${PNPM}`);
+  const global = spawnSync('npm', ['install', '--global', '--save-exact', `pnpm@${PNPM}`], { cwd: root, stdio: 'inherit' });
+  if (global.status !== 0) {
+    // Not allowed to install globally (a distro Node as a normal user): run pnpm through npx.
+    pnpm = ['npx', '--yes', `pnpm@${PNPM}`];
+    console.log(`\nCould not install pnpm globally; using npx. For the tests run: npx pnpm@${PNPM} test\n`);
+  }
+}
 
 // Native modules (better-sqlite3, serialport, epoll) fall back to node-gyp when no prebuilt
 // binary can be downloaded; node-gyp then wants Node's headers. Every Node install (distro
@@ -43,6 +52,6 @@ const env = { ...process.env };
 const prefix = resolve(dirname(process.execPath), '..');
 if (!env.npm_config_nodedir && existsSync(join(prefix, 'include', 'node', 'node.h'))) env.npm_config_nodedir = prefix;
 
-run('pnpm', ['install', '--frozen-lockfile'], env);
-run('pnpm', ['build'], env);
+run(pnpm[0], [...pnpm.slice(1), 'install', '--frozen-lockfile'], env);
+run(pnpm[0], [...pnpm.slice(1), 'build'], env);
 run('node', ['scripts/demo.mjs'], env);

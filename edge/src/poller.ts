@@ -336,7 +336,10 @@ export class Poller {
   private async readWithRetries(state: DeviceState, queue: BusQueue, req: ReadRequest): Promise<{ ok: true; data: number[] } | { ok: false; error: VillageError }> {
     const { dev, stats } = state;
     let error: VillageError | undefined;
-    for (let attempt = 0; attempt <= dev.bus.retries; attempt++) {
+    // A slave that already failed gets one probe per cycle, not the full retries: a dead slave
+    // must not hold the half-duplex bus for (retries + 1) timeouts every time it is due.
+    const retries = stats.consecutiveFailures > 0 ? 0 : dev.bus.retries;
+    for (let attempt = 0; attempt <= retries; attempt++) {
       if (attempt > 0) await sleep(this.deps.clock, dev.bus.interFrameGap ?? t35Ms('baud' in dev.bus ? dev.bus.baud : 115200));
       stats.requests++;
       try {
