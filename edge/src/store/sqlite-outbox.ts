@@ -309,7 +309,20 @@ export class SqliteOutbox implements Outbox {
     this.buffer = [];
     this.bufferDrops = { readings: 0, events: 0, fromTs: Infinity, toTs: -Infinity };
     this.depth += committed;
+    for (const listener of this.commitListeners) {
+      try {
+        listener(seq);
+      } catch (err) {
+        this.limited.error('outbox.listener', { err: toVillageError(err) }, 'a commit listener failed');
+      }
+    }
     return committed;
+  }
+
+  private readonly commitListeners: ((lastSeq: number) => void)[] = [];
+
+  onCommit(listener: (lastSeq: number) => void): void {
+    this.commitListeners.push(listener);
   }
 
   /** Series interned by the running transaction, forgotten again if it rolls back. */

@@ -36,6 +36,8 @@ export interface Outbox {
   /** The cloud stored everything up to and including `seq`. */
   acknowledge(seq: number): void;
   stats(): OutboxStats;
+  /** Told after each commit (the sync sends new rows at once instead of on its next poll). */
+  onCommit(listener: (lastSeq: number) => void): void;
   /** Increments and returns the persisted MQTT birth counter (see shared/src/status.ts). */
   nextBirth(): number;
   /** Latest committed reading per sensor. */

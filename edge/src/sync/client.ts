@@ -91,6 +91,7 @@ export class SyncClient {
   private readonly limited: RateLimitedLog;
   private readonly counters = { messages: 0, bytes: 0, resends: 0, badAcks: 0 };
   private running = false;
+  private listening = false;
   /** Set while stop() hands over the last rows. */
   private draining = false;
 
@@ -119,6 +120,12 @@ export class SyncClient {
     this.running = true;
     const { broker, log } = this.opts;
     this.birth = this.opts.outbox.nextBirth();
+    if (!this.listening) {
+      this.listening = true;
+      this.opts.outbox.onCommit(() => {
+        if (this.running) void this.pump();
+      });
+    }
     const options: IClientOptions = {
       username: broker.username,
       password: broker.password,

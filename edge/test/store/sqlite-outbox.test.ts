@@ -480,3 +480,21 @@ describe('SqliteOutbox', () => {
     expect(raw((db) => db.pragma('integrity_check', { simple: true }))).toBe('ok');
   });
 });
+
+describe('commit listeners', () => {
+  it('are told the last seq after each commit that stored something, and a failing one harms nothing', () => {
+    const o = outbox(COARSE);
+    const seen: number[] = [];
+    o.onCommit(() => {
+      throw new Error('listener bug');
+    });
+    o.onCommit((last) => seen.push(last));
+    o.addReadings([reading('soil-1-moisture', T0), reading('soil-1-moisture', T0 + 1)]);
+    expect(o.flush()).toBe(2);
+    expect(o.flush()).toBe(0); // nothing buffered: no commit, no call
+    o.addEvent(event());
+    o.flush();
+    expect(seen).toEqual([2, 3]);
+    expect(o.stats().lastSeq).toBe(3);
+  });
+});
