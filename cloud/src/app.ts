@@ -1,6 +1,7 @@
 import { connectAsync, MqttClient, type IClientOptions } from 'mqtt';
 import type { Duplex } from 'node:stream';
 import type { Logger } from 'pino';
+import { ApiServer } from './api/server.js';
 import { hashSecret, newSecret } from './auth/secret.js';
 import { serviceUsername, storeCredentials } from './auth/credentials.js';
 import { createBroker, type VillageBroker } from './broker/broker.js';
@@ -20,6 +21,11 @@ export interface CloudOptions {
   host?: string;
   mqttPort?: number;
   wsPort?: number;
+  /**
+   * HTTP API port (`village-cloud run` defaults to 8080; 0 picks a free one). Omitted: no API, so
+   * embedders and tests that do not need one never collide on a fixed port.
+   */
+  httpPort?: number;
   /** PEM cert and key (and CA for client certificates): the MQTT port speaks TLS (mqtts://). */
   tls?: { cert: string | Buffer; key: string | Buffer; ca?: string | Buffer; requestCert?: boolean };
   /** Run the ingest (default true); a broker-only process sets false. */
@@ -36,8 +42,9 @@ export class CloudApp {
   store!: CloudStore;
   broker: VillageBroker | undefined;
   ingest: Ingest | undefined;
+  api: ApiServer | undefined;
   private client: MqttClient | undefined;
-  ports: { mqtt?: number; ws?: number } = {};
+  ports: { mqtt?: number; ws?: number; http?: number } = {};
 
   constructor(private readonly opts: CloudOptions) {}
 
@@ -60,6 +67,12 @@ export class CloudApp {
       this.ports = { mqtt: bound.tcpPort, ...(bound.wsPort !== undefined ? { ws: bound.wsPort } : {}) };
       log.info({ mqtt: bound.tcpPort, ws: bound.wsPort }, 'embedded broker listening');
     }
+    if (this.opts.httpPort !== undefined) {
+      this.api = new ApiServer({ store: this.store, log: log.child({ module: 'api' }), now, host: this.opts.host ?? '0.0.0.0', port: this.opts.httpPort });
+      await this.api.start();
+      this.ports.http = this.api.port;
+      log.info({ url: this.api.url }, 'HTTP API listening');
+    }
     if (this.opts.ingest !== false) {
       const options: IClientOptions = {
         username,
@@ -73,12 +86,13 @@ export class CloudApp {
       const external = this.opts.broker;
       // Embedded: an in-process stream to our own broker (no port, no TLS client certificate).
       this.client = external ? await connectAsync(external.url, options) : await connectInProcess(() => (broker as VillageBroker).connectInternal(), options);
-      this.ingest = new Ingest({ store: this.store, mqtt: this.client, log: log.child({ module: 'ingest' }), now, group: this.opts.group ?? 'ingest' });
+      this.ingest = new Ingest({ store: this.store, mqtt: this.client, log: log.child({ module: 'ingest' }), now, group: this.opts.group ?? 'ingest', ...(this.api && { onChange: this.api.notify }) });
       await this.ingest.start();
     }
   }
 
   async stop(): Promise<void> {
+    await this.api?.stop();
     await this.ingest?.stop();
     await this.client?.endAsync().catch(() => undefined);
     await this.broker?.close();

@@ -5,31 +5,37 @@ import { parseArgs } from 'node:util';
 import { pino } from 'pino';
 import { ID_PATTERN, toVillageError } from '@smart-village/shared';
 import { addEdge, CloudApp } from './app.js';
+import { API_REDACT_PATHS } from './api/server.js';
+import { addApiToken, TOKEN_NAME_PATTERN } from './api/tokens.js';
+import { API_ROLES, type ApiRole } from './store/types.js';
 import { openCloudStore } from './store/index.js';
 
 const USAGE = `village-cloud — the smart-village cloud
 
 usage:
-  village-cloud run [--db FILE|postgres://…] [--host H] [--mqtt-port 1883] [--ws-port 8083]
+  village-cloud run [--db FILE|postgres://…] [--host H] [--mqtt-port 1883] [--ws-port 8083] [--http-port 8080]
         [--tls-cert PEM --tls-key PEM [--tls-ca PEM: require client certificates]]
-        one process: embedded MQTT broker (TCP + WebSocket), ingest, storage
-  village-cloud ingest --broker mqtt://HOST:PORT --username service:ingest --password-file F [--db …] [--group ingest]
-        one stateless ingest worker behind an external broker (Mosquitto, EMQX)
+        one process: embedded MQTT broker (TCP + WebSocket), ingest, storage, HTTP API
+  village-cloud ingest --broker mqtt://HOST:PORT --username service:ingest --password-file F [--db …] [--group ingest] [--http-port P]
+        one stateless ingest worker behind an external broker (Mosquitto, EMQX); HTTP API only with --http-port
   village-cloud edge add --site S --edge E [--db …]
         registers an edge (or rotates its secret) and prints the secret once
   village-cloud edge list [--db …]
+  village-cloud token add --name N --role viewer|operator|admin [--db …]
+        creates an HTTP API token (or replaces the one with that name) and prints it once
+  village-cloud token list [--db …]
 
 --db defaults to $VILLAGE_CLOUD_DB or ./cloud-data/cloud.sqlite`;
 
 function logger() {
   // Pretty on a terminal, JSON lines otherwise; secrets are never logged.
-  const base = { level: process.env.LOG_LEVEL ?? 'info', redact: { paths: ['password', 'secret', '*.password', '*.secret'], censor: '[redacted]' } };
+  const base = { level: process.env.LOG_LEVEL ?? 'info', redact: { paths: ['password', 'secret', '*.password', '*.secret', ...API_REDACT_PATHS], censor: '[redacted]' } };
   return process.stdout.isTTY ? pino({ ...base, transport: { target: 'pino-pretty', options: { translateTime: 'SYS:HH:MM:ss' } } }) : pino(base);
 }
 
 async function main(argv: string[]): Promise<number> {
   const [command, sub, ...rest] = argv;
-  const args = command === 'edge' ? rest : [sub, ...rest].filter((a): a is string => a !== undefined);
+  const args = command === 'edge' || command === 'token' ? rest : [sub, ...rest].filter((a): a is string => a !== undefined);
   const { values } = parseArgs({
     args,
     options: {
@@ -37,6 +43,7 @@ async function main(argv: string[]): Promise<number> {
       host: { type: 'string' },
       'mqtt-port': { type: 'string' },
       'ws-port': { type: 'string' },
+      'http-port': { type: 'string' },
       'tls-cert': { type: 'string' },
       'tls-key': { type: 'string' },
       'tls-ca': { type: 'string' },
@@ -46,6 +53,8 @@ async function main(argv: string[]): Promise<number> {
       group: { type: 'string' },
       site: { type: 'string' },
       edge: { type: 'string' },
+      name: { type: 'string' },
+      role: { type: 'string' },
     },
   });
   const db = values.db ?? process.env.VILLAGE_CLOUD_DB ?? resolve('cloud-data', 'cloud.sqlite');
@@ -62,6 +71,12 @@ async function main(argv: string[]): Promise<number> {
         console.error(`ingest needs --broker, --username and --password-file\n\n${USAGE}`);
         return 2;
       }
+      // The API listens by default with the embedded broker; an ingest worker serves it only when asked.
+      const httpPort = values['http-port'] ?? (external ? undefined : '8080');
+      if (httpPort !== undefined && !/^\d{1,5}$/.test(httpPort)) {
+        console.error(`--http-port must be a port number, got "${httpPort}"`);
+        return 2;
+      }
       const app = new CloudApp({
         db,
         log,
@@ -69,6 +84,7 @@ async function main(argv: string[]): Promise<number> {
         ...(values.host ? { host: values.host } : {}),
         mqttPort: Number(values['mqtt-port'] ?? 1883),
         ...(values['ws-port'] ? { wsPort: Number(values['ws-port']) } : {}),
+        ...(httpPort !== undefined ? { httpPort: Number(httpPort) } : {}),
         ...(values['tls-cert'] && values['tls-key']
           ? {
               tls: {
@@ -110,6 +126,31 @@ async function main(argv: string[]): Promise<number> {
           for (const e of await store.listEdges()) {
             console.log(`${`${e.site}/${e.edge}`.padEnd(32)} ${e.state.padEnd(8)} last seen ${e.lastSeen ? new Date(e.lastSeen).toISOString() : 'never'}  stored up to seq ${e.contiguousSeq}`);
           }
+          return 0;
+        }
+        console.error(USAGE);
+        return 2;
+      } finally {
+        await store.close();
+      }
+    }
+    case 'token': {
+      const store = openCloudStore(db);
+      await store.init();
+      try {
+        if (sub === 'add') {
+          const { name, role } = values;
+          if (!name || !TOKEN_NAME_PATTERN.test(name) || !role || !(API_ROLES as readonly string[]).includes(role)) {
+            console.error(`token add needs --name (letters, digits, . _ -; e.g. hall-screen) and --role ${API_ROLES.join('|')}`);
+            return 2;
+          }
+          const token = await addApiToken(store, name, role as ApiRole, Date.now());
+          console.log(`token "${name}" (${role}) created. Shown once, only a hash is kept; send it as Authorization: Bearer <token>:`);
+          console.log(`  ${token}`);
+          return 0;
+        }
+        if (sub === 'list') {
+          for (const t of await store.listTokens()) console.log(`${t.name.padEnd(32)} ${t.role.padEnd(9)} created ${new Date(t.createdAt).toISOString()}`);
           return 0;
         }
         console.error(USAGE);

@@ -11,7 +11,7 @@ import { SqliteOutbox } from './store/sqlite-outbox.js';
 import type { Outbox, OutboxStats } from './store/types.js';
 import type { SimulatedField } from './sim/devices.js';
 import { GpioInputDriver } from './gpio/driver.js';
-import { SyncClient, type SyncStats } from './sync/client.js';
+import type { SyncClient, SyncStats } from './sync/client.js';
 import { ClockWatch } from './timesync.js';
 import { readFileSync } from 'node:fs';
 import type { PinBackend } from './gpio/backend.js';
@@ -133,6 +133,8 @@ export class EdgeApp {
       if (!secret) {
         log.error({ url: cloud.url }, 'cloud: no secret (set cloud.secretFile or VILLAGE_CLOUD_SECRET); running offline');
       } else {
+        // Loaded only when the edge syncs: mqtt.js costs ~5 MB of RSS on an offline edge.
+        const { SyncClient } = await import('./sync/client.js');
         this.sync = new SyncClient({
           broker: {
             url: cloud.url,

@@ -28,7 +28,15 @@ export interface IngestOptions {
   now: () => number;
   /** Shared-subscription group; several workers in one group split the edges' messages. */
   group?: string;
+  /** Told after each successful store or status (live views: the HTTP API's stream). Must not block. */
+  onChange?: (change: IngestChange) => void;
 }
+
+/** What just changed; events carry the rows of the batch (replays included: dedupe on edge+seq). */
+export type IngestChange =
+  | { kind: 'readings'; site: string; edge: string; inserted: number }
+  | { kind: 'events'; site: string; edge: string; events: (Event & { seq: number })[] }
+  | { kind: 'status'; site: string; edge: string; state: 'online' | 'offline' };
 
 export interface IngestStats {
   messages: number;
@@ -51,6 +59,7 @@ export class Ingest {
   private readonly chains = new Map<string, Promise<void>>();
   private readonly counters: IngestStats = { messages: 0, readings: 0, events: 0, duplicates: 0, quarantined: 0, acks: 0, errors: 0 };
   private readonly lastLog = new Map<string, number>();
+  private readonly touched = new Map<string, number>();
   private started = false;
   private readonly onMessage = (t: string, payload: Buffer): void => this.enqueue(t, payload);
 
@@ -118,6 +127,7 @@ export class Ingest {
         return this.quarantine(ref, t, payload, parsed.success ? 'status names another edge' : `invalid status: ${parsed.error.issues[0]?.message ?? 'bad JSON'}`);
       }
       await store.touchEdge(ref, now, { state: parsed.data.state, birth: parsed.data.birth });
+      this.changed({ kind: 'status', ...ref, state: parsed.data.state });
       return;
     }
 
@@ -131,9 +141,12 @@ export class Ingest {
       }
       const { keep, rejected } = split(batch.seqs, batch.readings, (r) => implausibleTime(r.ts, now));
       for (const r of rejected) await this.quarantine(ref, t, Buffer.from(JSON.stringify({ seq: r.seq, reading: r.row })), r.reason);
-      result = await store.storeReadings(ref, keep.seqs, keep.rows);
-      for (const r of rejected) result = await store.markSkipped(ref, r.seq, r.seq);
-      this.counters.readings += result.inserted;
+      const stored = await store.storeReadings(ref, keep.seqs, keep.rows);
+      if (stored.inserted > 0) this.changed({ kind: 'readings', ...ref, inserted: stored.inserted });
+      result = stored;
+      // Quarantined rows are accounted for, so the ack can move past them.
+      for (const r of rejected) result = { ...stored, contiguousSeq: (await store.markSkipped(ref, r.seq, r.seq)).contiguousSeq };
+      this.counters.readings += stored.inserted;
     } else if (parts.channel === 'events') {
       let batch: { seqs: number[]; events: Event[] };
       try {
@@ -143,22 +156,29 @@ export class Ingest {
       }
       const { keep, rejected } = split(batch.seqs, batch.events, (e) => implausibleTime(e.ts, now));
       for (const r of rejected) await this.quarantine(ref, t, Buffer.from(JSON.stringify({ seq: r.seq, event: r.row })), r.reason);
-      result = await store.storeEvents(ref, keep.seqs, keep.rows);
-      for (const r of rejected) result = await store.markSkipped(ref, r.seq, r.seq);
+      const stored = await store.storeEvents(ref, keep.seqs, keep.rows);
+      if (stored.inserted > 0) this.changed({ kind: 'events', ...ref, events: keep.rows.map((e, i) => ({ ...e, seq: keep.seqs[i] as number })) });
+      result = stored;
+      for (const r of rejected) result = { ...stored, contiguousSeq: (await store.markSkipped(ref, r.seq, r.seq)).contiguousSeq };
       // Telemetry the edge deleted unsent to stay within its disk quota will never come: count it as done.
       for (const e of keep.rows) {
         if (e.kind !== 'store.dropped') continue;
         const from = Number(e.data.fromSeq);
         const to = Number(e.data.toSeq);
-        if (Number.isSafeInteger(from) && Number.isSafeInteger(to) && from <= to) result = await store.markSkipped(ref, from, to);
+        if (Number.isSafeInteger(from) && Number.isSafeInteger(to) && from <= to) result = { ...stored, contiguousSeq: (await store.markSkipped(ref, from, to)).contiguousSeq };
       }
-      this.counters.events += result.inserted;
+      this.counters.events += stored.inserted;
     } else {
       // Edges may publish state and cmd-result; they are not stored here.
       return;
     }
     this.counters.duplicates += result.duplicates;
-    await store.touchEdge(ref, now);
+    // lastSeen to the second is plenty; a write transaction (an fsync) per message is not.
+    const key = `${ref.site}/${ref.edge}`;
+    if ((this.touched.get(key) ?? 0) <= now - 5000) {
+      this.touched.set(key, now);
+      await store.touchEdge(ref, now);
+    }
     await this.ack(ref, result.contiguousSeq);
   }
 
@@ -171,6 +191,15 @@ export class Ingest {
     this.counters.quarantined++;
     await this.opts.store.quarantine({ at: this.opts.now(), ...(ref ?? {}), topic: t, reason, payload: payload.toString('base64') });
     this.warn(`quarantine:${ref?.site}/${ref?.edge}`, { topic: t, reason, bytes: payload.length }, 'payload quarantined');
+  }
+
+  /** A failing listener must never fail (and so leave unacknowledged) a stored batch. */
+  private changed(change: IngestChange): void {
+    try {
+      this.opts.onChange?.(change);
+    } catch (err) {
+      this.warn('onChange', { err: toVillageError(err).message }, 'change listener failed');
+    }
   }
 
   /** One line per key per minute: a broken edge must not flood the log. */

@@ -4,8 +4,8 @@ import type { Logger } from 'pino';
 import { VillageError, type Event, type Reading } from '@smart-village/shared';
 import { checkBucket, HOUR_MS, hourBucket, mergeBuckets, type PartialBucket } from './history.js';
 import { advance, checkBatch, checkSeq, edgeExists, statusApplies, toRanges, unknownEdge, type SeqRange } from './seq.js';
-import { latestPerSensor, rowToEdge, rowToEvent, rowToReading, type EdgeRow, type EventRow, type ReadingRow } from './rows.js';
-import type { CloudStore, EdgeRecord, EdgeRef, HistoryBucket, QuarantineItem, StoreResult } from './types.js';
+import { latestPerSensor, rowToEdge, rowToEvent, rowToReading, rowToToken, type EdgeRow, type EventRow, type ReadingRow, type TokenRow } from './rows.js';
+import type { ApiRole, ApiTokenRecord, CloudStore, EdgeRecord, EdgeRef, HistoryBucket, QuarantineItem, StoreResult } from './types.js';
 
 export interface PostgresCloudStoreOptions {
   /** postgres://user:password@host:port/database */
@@ -67,6 +67,9 @@ CREATE TABLE IF NOT EXISTS quarantine (
   topic text NOT NULL, reason text NOT NULL, payload text NOT NULL
 );
 CREATE INDEX IF NOT EXISTS quarantine_by_time ON quarantine (at);
+CREATE TABLE IF NOT EXISTS api_tokens (
+  name text PRIMARY KEY, role text NOT NULL, token_hash text NOT NULL UNIQUE, created_at bigint NOT NULL
+);
 `;
 
 /**
@@ -372,6 +375,25 @@ export class PostgresCloudStore implements CloudStore {
     }
     if (deleted > 0) this.opts.log?.info({ rawBefore: cutoff, aggregated, deleted }, 'downsampled readings to hourly');
     return { aggregated, deleted };
+  }
+
+  async addToken(name: string, role: ApiRole, tokenHash: string, now: number): Promise<void> {
+    await this.db().query(
+      `INSERT INTO api_tokens (name, role, token_hash, created_at) VALUES ($1, $2, $3, $4)
+       ON CONFLICT (name) DO UPDATE SET role = excluded.role, token_hash = excluded.token_hash, created_at = excluded.created_at`,
+      [name, role, tokenHash, now],
+    );
+  }
+
+  async findToken(tokenHash: string): Promise<ApiTokenRecord | undefined> {
+    const res = await this.db().query<TokenRow>('SELECT name, role, created_at FROM api_tokens WHERE token_hash = $1', [tokenHash]);
+    const row = res.rows[0];
+    return row && rowToToken(row);
+  }
+
+  async listTokens(): Promise<ApiTokenRecord[]> {
+    const res = await this.db().query<TokenRow>('SELECT name, role, created_at FROM api_tokens ORDER BY name COLLATE "C"');
+    return res.rows.map(rowToToken);
   }
 
   private db(): pg.Pool {

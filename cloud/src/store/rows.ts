@@ -1,5 +1,5 @@
 import type { Event, Reading } from '@smart-village/shared';
-import type { EdgeRecord } from './types.js';
+import { API_ROLES, type ApiRole, type ApiTokenRecord, type EdgeRecord } from './types.js';
 
 /**
  * Row shapes shared by both stores (same column names in SQLite and PostgreSQL) and their mapping
@@ -96,4 +96,16 @@ export function latestPerSensor(rows: readonly ReadingRow[]): (Reading & { edge:
     out.push(rowToReading(r));
   }
   return out;
+}
+
+export interface TokenRow {
+  name: string;
+  role: string;
+  created_at: number;
+}
+
+export function rowToToken(r: TokenRow): ApiTokenRecord {
+  // A role this version does not know (written by a newer cloud) gets the least power.
+  const role = (API_ROLES as readonly string[]).includes(r.role) ? (r.role as ApiRole) : 'viewer';
+  return { name: r.name, role, createdAt: Number(r.created_at) };
 }

@@ -3,8 +3,8 @@ import type { Logger } from 'pino';
 import { VillageError, type Event, type Reading } from '@smart-village/shared';
 import { checkBucket, HOUR_MS, hourBucket, mergeBuckets, type PartialBucket } from './history.js';
 import { advance, checkBatch, checkSeq, edgeExists, statusApplies, toRanges, unknownEdge, type SeqRange } from './seq.js';
-import { latestPerSensor, rowToEdge, rowToEvent, rowToReading, type EdgeRow, type EventRow, type ReadingRow } from './rows.js';
-import type { CloudStore, EdgeRecord, EdgeRef, HistoryBucket, QuarantineItem, StoreResult } from './types.js';
+import { latestPerSensor, rowToEdge, rowToEvent, rowToReading, rowToToken, type EdgeRow, type EventRow, type ReadingRow, type TokenRow } from './rows.js';
+import type { ApiRole, ApiTokenRecord, CloudStore, EdgeRecord, EdgeRef, HistoryBucket, QuarantineItem, StoreResult } from './types.js';
 
 export interface SqliteCloudStoreOptions {
   /** The database file (its `-wal` and `-shm` files live next to it), or ":memory:". */
@@ -13,7 +13,7 @@ export interface SqliteCloudStoreOptions {
 }
 
 /** Bumped with every change to the tables below; init() upgrades older files in place. */
-export const SQLITE_SCHEMA_VERSION = 1;
+export const SQLITE_SCHEMA_VERSION = 2;
 
 /**
  * One village's cloud in one file. The same logical schema as the PostgreSQL store (see
@@ -61,6 +61,13 @@ CREATE TABLE quarantine (
 CREATE INDEX quarantine_by_time ON quarantine (at);
 `;
 
+/** HTTP API tokens: only a SHA-256 hash of each is kept; the unique hash is the lookup. */
+const V2 = `
+CREATE TABLE api_tokens (
+  name TEXT NOT NULL PRIMARY KEY, role TEXT NOT NULL, token_hash TEXT NOT NULL UNIQUE, created_at INTEGER NOT NULL
+) WITHOUT ROWID;
+`;
+
 type Stmt = Database.Statement<unknown[], unknown>;
 
 interface Statements {
@@ -102,6 +109,7 @@ export class SqliteCloudStore implements CloudStore {
       if (version < SQLITE_SCHEMA_VERSION) {
         db.transaction(() => {
           if (version < 1) db.exec(V1);
+          if (version < 2) db.exec(V2);
           db.pragma(`user_version = ${SQLITE_SCHEMA_VERSION}`);
         }).immediate();
       }
@@ -350,6 +358,25 @@ export class SqliteCloudStore implements CloudStore {
     }
     if (deleted > 0) this.opts.log?.info({ rawBefore: cutoff, aggregated, deleted }, 'downsampled readings to hourly');
     return { aggregated, deleted };
+  }
+
+  async addToken(name: string, role: ApiRole, tokenHash: string, now: number): Promise<void> {
+    this.open()
+      .prepare(
+        `INSERT INTO api_tokens (name, role, token_hash, created_at) VALUES (?, ?, ?, ?)
+         ON CONFLICT (name) DO UPDATE SET role = excluded.role, token_hash = excluded.token_hash, created_at = excluded.created_at`,
+      )
+      .run(name, role, tokenHash, now);
+  }
+
+  async findToken(tokenHash: string): Promise<ApiTokenRecord | undefined> {
+    const row = this.open().prepare('SELECT name, role, created_at FROM api_tokens WHERE token_hash = ?').get(tokenHash) as TokenRow | undefined;
+    return row && rowToToken(row);
+  }
+
+  async listTokens(): Promise<ApiTokenRecord[]> {
+    const rows = this.open().prepare('SELECT name, role, created_at FROM api_tokens ORDER BY name').all() as TokenRow[];
+    return rows.map(rowToToken);
   }
 
   private open(): Database.Database {

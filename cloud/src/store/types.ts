@@ -41,6 +41,17 @@ export interface QuarantineItem {
   payload: string;
 }
 
+/** What an HTTP API token may do: viewer reads (hall screens), operator also sees quarantine, admin everything. */
+export const API_ROLES = ['viewer', 'operator', 'admin'] as const;
+export type ApiRole = (typeof API_ROLES)[number];
+
+export interface ApiTokenRecord {
+  /** Unique, chosen by whoever created it ("hall-screen"). */
+  name: string;
+  role: ApiRole;
+  createdAt: number;
+}
+
 export interface HistoryBucket {
   /** Bucket start, epoch ms. */
   t: number;
@@ -89,4 +100,13 @@ export interface CloudStore {
    * sensor-hour) and deletes those raw rows; history() reads both transparently.
    */
   downsample(rawBefore: number): Promise<{ aggregated: number; deleted: number }>;
+
+  /**
+   * HTTP API tokens, kept as a SHA-256 hash only. Adding an existing name replaces its role and
+   * hash (rotation: the old token stops working at once).
+   */
+  addToken(name: string, role: ApiRole, tokenHash: string, now: number): Promise<void>;
+  findToken(tokenHash: string): Promise<ApiTokenRecord | undefined>;
+  /** All tokens, by name. */
+  listTokens(): Promise<ApiTokenRecord[]>;
 }

@@ -42,7 +42,7 @@ cloud: { url: "mqtt://127.0.0.1:${port}", batchRows: 10, bytesPerSecond: ${bytes
 }
 
 async function startCloud(): Promise<Proc> {
-  const p = spawnProc('cloud', [CLOUD_CLI, 'run', '--host', '127.0.0.1', '--mqtt-port', String(port), '--db', db]);
+  const p = spawnProc('cloud', [CLOUD_CLI, 'run', '--host', '127.0.0.1', '--mqtt-port', String(port), '--http-port', '0', '--db', db]);
   await p.waitForLine(/village cloud running/, 20_000);
   return p;
 }

@@ -461,5 +461,30 @@ export function describeCloudStoreContract(name: string, factory: CloudStoreFact
         expect(await store.downsample(T0 + 100 * H)).toEqual({ aggregated: 0, deleted: 0 });
       });
     });
+
+    describe('API tokens', () => {
+      const hash = (c: string): string => c.repeat(64);
+
+      it('finds a token by its hash only, and lists tokens by name', async () => {
+        expect(await store.listTokens()).toEqual([]);
+        await store.addToken('hall-screen', 'viewer', hash('a'), T0);
+        await store.addToken('agronomist', 'operator', hash('b'), T0 + 1);
+        await store.addToken('Zed', 'admin', hash('c'), T0 + 2);
+        expect(await store.findToken(hash('a'))).toEqual({ name: 'hall-screen', role: 'viewer', createdAt: T0 });
+        expect(await store.findToken(hash('b'))).toEqual({ name: 'agronomist', role: 'operator', createdAt: T0 + 1 });
+        expect(await store.findToken(hash('d'))).toBeUndefined();
+        expect(await store.findToken('hall-screen')).toBeUndefined();
+        // Byte order, so both stores agree whatever the database locale.
+        expect((await store.listTokens()).map((t) => t.name)).toEqual(['Zed', 'agronomist', 'hall-screen']);
+      });
+
+      it('replaces role and hash when a name is added again (the old token stops working)', async () => {
+        await store.addToken('hall-screen', 'viewer', hash('a'), T0);
+        await store.addToken('hall-screen', 'operator', hash('e'), T0 + 5);
+        expect(await store.findToken(hash('a'))).toBeUndefined();
+        expect(await store.findToken(hash('e'))).toEqual({ name: 'hall-screen', role: 'operator', createdAt: T0 + 5 });
+        expect(await store.listTokens()).toEqual([{ name: 'hall-screen', role: 'operator', createdAt: T0 + 5 }]);
+      });
+    });
   });
 }
