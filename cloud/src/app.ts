@@ -26,6 +26,11 @@ export interface CloudOptions {
    * embedders and tests that do not need one never collide on a fixed port.
    */
   httpPort?: number;
+  /**
+   * Raw readings older than this are folded into hourly min/avg/max/last and deleted (history
+   * queries read both). Default 90 days; 0 keeps raw readings for ever.
+   */
+  rawRetentionMs?: number;
   /** PEM cert and key (and CA for client certificates): the MQTT port speaks TLS (mqtts://). */
   tls?: { cert: string | Buffer; key: string | Buffer; ca?: string | Buffer; requestCert?: boolean };
   /** Run the ingest (default true); a broker-only process sets false. */
@@ -89,9 +94,25 @@ export class CloudApp {
       this.ingest = new Ingest({ store: this.store, mqtt: this.client, log: log.child({ module: 'ingest' }), now, group: this.opts.group ?? 'ingest', ...(this.api && { onChange: this.api.notify }) });
       await this.ingest.start();
     }
+    this.scheduleDownsampling(now);
+  }
+
+  private downsampleTimer: NodeJS.Timeout | undefined;
+
+  /** Hourly: raw readings past the retention become hourly aggregates. */
+  private scheduleDownsampling(now: () => number): void {
+    const keep = this.opts.rawRetentionMs ?? 90 * 86_400_000;
+    if (keep <= 0) return;
+    const run = (): void => {
+      this.store.downsample(now() - keep).catch((err: unknown) => this.opts.log.warn({ err: (err as Error).message }, 'downsampling failed; will retry in an hour'));
+    };
+    run();
+    this.downsampleTimer = setInterval(run, 3_600_000);
+    this.downsampleTimer.unref();
   }
 
   async stop(): Promise<void> {
+    clearInterval(this.downsampleTimer);
     await this.api?.stop();
     await this.ingest?.stop();
     await this.client?.endAsync().catch(() => undefined);

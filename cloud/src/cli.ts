@@ -3,7 +3,7 @@ import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { pino } from 'pino';
-import { ID_PATTERN, toVillageError } from '@smart-village/shared';
+import { ID_PATTERN, parseDuration, toVillageError } from '@smart-village/shared';
 import { addEdge, CloudApp } from './app.js';
 import { API_REDACT_PATHS } from './api/server.js';
 import { addApiToken, TOKEN_NAME_PATTERN } from './api/tokens.js';
@@ -16,6 +16,7 @@ usage:
   village-cloud run [--db FILE|postgres://…] [--host H] [--mqtt-port 1883] [--ws-port 8083] [--http-port 8080]
         [--tls-cert PEM --tls-key PEM [--tls-ca PEM: require client certificates]]
         one process: embedded MQTT broker (TCP + WebSocket), ingest, storage, HTTP API
+        [--raw-retention 90d: raw readings older than this become hourly aggregates; 0 keeps them]
   village-cloud ingest --broker mqtt://HOST:PORT --username service:ingest --password-file F [--db …] [--group ingest] [--http-port P]
         one stateless ingest worker behind an external broker (Mosquitto, EMQX); HTTP API only with --http-port
   village-cloud edge add --site S --edge E [--db …]
@@ -26,6 +27,11 @@ usage:
   village-cloud token list [--db …]
 
 --db defaults to $VILLAGE_CLOUD_DB or ./cloud-data/cloud.sqlite`;
+
+function badFlag(flag: string, value: string): never {
+  console.error(`${flag} ${value}: write a duration such as 90d, 12h or 0 (keep for ever)`);
+  process.exit(2);
+}
 
 function logger() {
   // Pretty on a terminal, JSON lines otherwise; secrets are never logged.
@@ -44,6 +50,7 @@ async function main(argv: string[]): Promise<number> {
       'mqtt-port': { type: 'string' },
       'ws-port': { type: 'string' },
       'http-port': { type: 'string' },
+      'raw-retention': { type: 'string' },
       'tls-cert': { type: 'string' },
       'tls-key': { type: 'string' },
       'tls-ca': { type: 'string' },
@@ -83,6 +90,7 @@ async function main(argv: string[]): Promise<number> {
         ...(external ? { broker: { url: values.broker as string, username: values.username as string, password: readFileSync(values['password-file'] as string, 'utf8').trim() } } : {}),
         ...(values.host ? { host: values.host } : {}),
         mqttPort: Number(values['mqtt-port'] ?? 1883),
+        ...(values['raw-retention'] !== undefined ? { rawRetentionMs: parseDuration(values['raw-retention']) ?? badFlag('--raw-retention', values['raw-retention']) } : {}),
         ...(values['ws-port'] ? { wsPort: Number(values['ws-port']) } : {}),
         ...(httpPort !== undefined ? { httpPort: Number(httpPort) } : {}),
         ...(values['tls-cert'] && values['tls-key']

@@ -5,9 +5,10 @@ const UNIT_MS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, min: 60_000
 /** Parses "500ms", "30s", "5m", "1h", "2d" or a number of milliseconds. */
 export function parseDuration(text: string | number): number | undefined {
   if (typeof text === 'number') return Number.isFinite(text) && text >= 0 ? text : undefined;
-  const m = /^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|min|h|d)\s*$/.exec(text);
+  // A bare number is milliseconds, as in YAML.
+  const m = /^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|min|h|d)?\s*$/.exec(text);
   if (!m) return undefined;
-  return Math.round(Number(m[1]) * (UNIT_MS[m[2] as string] as number));
+  return Math.round(Number(m[1]) * (UNIT_MS[m[2] ?? 'ms'] as number));
 }
 
 /** Node timers hold at most 2^31-1 ms (about 24.8 days); longer ones fire after 1 ms. */
