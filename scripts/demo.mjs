@@ -25,6 +25,11 @@ if (add.status !== 0) {
 const secret = /secret:\s+(\S+)/.exec(add.stdout)?.[1];
 if (!secret) throw new Error('village-cloud edge add printed no secret');
 
+// A read-only token for trying the HTTP API (and, later, the hall screen).
+const httpPort = process.env.VILLAGE_HTTP_PORT ?? '8080';
+const tok = spawnSync(process.execPath, [cloudCli, 'token', 'add', '--name', 'demo-viewer', '--role', 'viewer', '--db', cloudDb], { encoding: 'utf8' });
+const token = /\b(svt_\S+)/.exec(tok.stdout)?.[1];
+
 const children = [];
 function start(name, args, env) {
   const child = spawn(process.execPath, args, { cwd: root, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
@@ -51,9 +56,18 @@ function stopAll() {
 process.on('SIGINT', stopAll);
 process.on('SIGTERM', stopAll);
 
-start('cloud', [cloudCli, 'run', '--db', cloudDb, '--host', '127.0.0.1', '--mqtt-port', mqttPort]);
+start('cloud', [cloudCli, 'run', '--db', cloudDb, '--host', '127.0.0.1', '--mqtt-port', mqttPort, '--http-port', httpPort]);
 // Give the broker a moment; the edge reconnects by itself anyway.
 setTimeout(() => {
   start('edge', [edgeCli, 'demo', '--data-dir', dataDir], { VILLAGE_CLOUD_SECRET: secret, VILLAGE_CLOUD_URL: `mqtt://127.0.0.1:${mqttPort}` });
-  console.log(`\nDemo village running. In another terminal:\n  pnpm edge status --config examples/demo-village.yaml --data-dir ${dataDir}\n  node cloud/dist/cli.js edge list --db ${cloudDb}\n`);
+  console.log(
+    [
+      '',
+      'Demo village running. In another terminal:',
+      `  pnpm edge status --config examples/demo-village.yaml --data-dir ${dataDir}`,
+      `  node cloud/dist/cli.js edge list --db ${cloudDb}`,
+      token ? `  curl -H 'Authorization: Bearer ${token}' http://127.0.0.1:${httpPort}/api/sites/my-hoa/latest` : '',
+      '',
+    ].join('\n'),
+  );
 }, 1000);
