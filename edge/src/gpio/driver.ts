@@ -53,6 +53,7 @@ export class GpioInputDriver {
   private running = false;
   private log: Logger | undefined;
   private problems: RateLimitedLog | undefined;
+  private pending: Promise<void> = Promise.resolve();
   private backend: PinBackend | undefined;
   private chipBase: number | undefined;
   /** Bumped by start and stop, so a start still loading onoff knows it was overtaken. */
@@ -150,11 +151,16 @@ export class GpioInputDriver {
       const opened = pin;
       const level = pin.read();
       const now = clock.now();
-      if (run.channel) run.channel.edge(now, level);
+      if (run.channel) run.channel.resume(now, level);
       else run.channel = new InputChannel(device, level, now);
       pin.watch(
         (value) => this.onEdge(run, opened, value),
-        (err) => this.problem(run, 'watch', err, 'GPIO interrupt failed'),
+        (err) => {
+          this.problem(run, 'watch', err, 'GPIO interrupt failed');
+          // Without interrupts a counter would report "good" zeros: release the pin so this
+          // interval reads as an error and the next tick opens it again.
+          if (run.pin === opened) this.release(run);
+        },
       );
       run.pin = pin;
       return true;
@@ -201,9 +207,13 @@ export class GpioInputDriver {
 
     if (this.backend) this.sample(run, now, windowMs);
     else
-      void this.connect().then(() => {
-        if (this.running) this.sample(run, now, windowMs);
-      });
+      // Chained, so intervals are reported in order even when a look-up takes longer than a tick.
+      this.pending = this.pending
+        .then(() => this.connect())
+        .then(() => {
+          if (this.running) this.sample(run, now, windowMs);
+        })
+        .catch((err: unknown) => this.problem(run, 'connect', err, 'GPIO backend failed'));
   }
 
   private sample(run: PinRun, now: number, windowMs: number): void {
@@ -211,6 +221,8 @@ export class GpioInputDriver {
     let readings: Reading[];
     if (run.pin && run.channel) {
       try {
+        // A switch's level is read, not only inferred from interrupts: a missed edge heals here.
+        if (run.device.mode === 'digital') run.channel.edge(now, run.pin.read());
         readings = run.channel.sample(now, synced, windowMs);
       } catch (err) {
         this.problem(run, 'sample', err, 'GPIO reading failed');

@@ -206,6 +206,13 @@ export class InputChannel {
    * off by more than 2× from the configured interval: then the configured interval is the
    * better guess.
    */
+  /** The line was not watched until `now` (a reopen): count this window from here. */
+  resume(now: number, rawLevel: Level): void {
+    this.windowPulses = 0;
+    this.windowStart = now;
+    this.edge(now, rawLevel);
+  }
+
   sample(now: number, clockSynced: boolean, nominalWindowMs: number = this.device.interval): Reading[] {
     this.count(this.debouncer.flush(now));
     const elapsed = now - this.windowStart;

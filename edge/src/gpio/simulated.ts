@@ -7,6 +7,7 @@ interface SimLine {
   level: Level;
   open: boolean;
   watchers: ((value: Level) => void)[];
+  errorWatchers: ((err: Error) => void)[];
   failure: Error | undefined;
 }
 
@@ -33,6 +34,7 @@ export class SimulatedPinBackend implements PinBackend {
     if (line.open) throw new VillageError('GPIO_UNAVAILABLE', `GPIO sysfs ${sysfsPin} is already open`, { sysfsPin });
     line.open = true;
     line.watchers = [];
+    line.errorWatchers = [];
     const closed = (): VillageError => new VillageError('GPIO_UNAVAILABLE', `GPIO sysfs ${sysfsPin} is closed`, { sysfsPin });
     let released = false;
     return {
@@ -40,15 +42,17 @@ export class SimulatedPinBackend implements PinBackend {
         if (released) throw closed();
         return line.level;
       },
-      watch: (cb) => {
+      watch: (cb, onError) => {
         if (released) throw closed();
         line.watchers.push(cb);
+        if (onError) line.errorWatchers.push(onError);
       },
       close: () => {
         if (released) return;
         released = true;
         line.open = false;
         line.watchers = [];
+        line.errorWatchers = [];
       },
     };
   }
@@ -82,6 +86,11 @@ export class SimulatedPinBackend implements PinBackend {
     return count * period;
   }
 
+  /** The kernel's interrupt poller fails on this line (as onoff reports through watch's callback). */
+  breakInterrupts(sysfsPin: number, error: Error): void {
+    for (const cb of this.line(sysfsPin).errorWatchers.slice()) cb(error);
+  }
+
   /** Makes `open` of this line throw (a line claimed by another driver); `undefined` heals it. */
   fail(sysfsPin: number, error: Error | undefined): void {
     this.line(sysfsPin).failure = error;
@@ -98,7 +107,7 @@ export class SimulatedPinBackend implements PinBackend {
   private line(sysfsPin: number): SimLine {
     let line = this.lines.get(sysfsPin);
     if (!line) {
-      line = { level: 0, open: false, watchers: [], failure: undefined };
+      line = { level: 0, open: false, watchers: [], errorWatchers: [], failure: undefined };
       this.lines.set(sysfsPin, line);
     }
     return line;

@@ -107,6 +107,33 @@ describe('GpioInputDriver', () => {
     await driver.stop();
   });
 
+  it('a failed interrupt turns the interval into an error, not a "good" zero, and the pin is reopened', async () => {
+    const { clock, sim, driver, values, lines } = setup([device({ id: 'flow-1', pin: 6, mode: 'flow-meter', interval: 60_000 })]);
+    await driver.start();
+    clock.advance(60_000);
+    sim.breakInterrupts(518, new Error('EPOLL failed'));
+    expect(sim.isOpen(518)).toBe(false);
+    clock.advance(60_000); // this interval had no interrupts: error, and the pin opens again
+    expect(sim.isOpen(518)).toBe(true);
+    sim.pulse(518, 450, { periodMs: 10 });
+    clock.advance(60_000);
+    expect(values('flow-1-flow')).toEqual([0, null, 1]);
+    expect(lines.some((l) => l.msg === 'GPIO interrupt failed')).toBe(true);
+    await driver.stop();
+  });
+
+  it('reads a switch\'s level at each interval, so a missed edge heals', async () => {
+    const { clock, sim, driver, values } = setup([device({ id: 'float-1', pin: 17, mode: 'digital', interval: 1000, debounce: 0 })]);
+    await driver.start();
+    clock.advance(1000);
+    // The level changes without an interrupt reaching the driver (a lost edge).
+    (sim as unknown as { lines: Map<number, { level: 0 | 1 }> }).lines.get(529)!.level = 1;
+    clock.advance(1000);
+    clock.advance(1000);
+    expect(values('float-1-state').slice(-1)).toEqual([1]);
+    await driver.stop();
+  });
+
   it('uses a configured pulses-per-litre and debounce', async () => {
     const { clock, sim, driver, values } = setup([
       device({ id: 'flow-2', pin: 7, mode: 'flow-meter', interval: 60_000, pulsesPerLitre: 100, debounce: '20ms' }),
@@ -224,7 +251,7 @@ describe('GpioInputDriver', () => {
     await driver.start();
     clock.advance(3000);
     // Each tick retries the backend (a real fs look-up) before reporting.
-    await vi.waitFor(() => expect(values('float-1-state')).toEqual([null, null, null]));
+    await vi.waitFor(() => expect(values('float-1-state')).toEqual([null, null, null]), { timeout: 5000 });
     expect(batches.flat().map((r) => r.ts - T0)).toEqual([1000, 2000, 3000]);
     const unavailable = lines.filter((l) => l.code === 'GPIO_UNAVAILABLE');
     expect(unavailable).toHaveLength(1);
