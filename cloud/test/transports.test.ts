@@ -56,10 +56,11 @@ async function syncOnce(
     ...(watch ? { correctTime: (r) => watch.correct(r) } : {}),
   });
   client.start();
-  const last = outbox.stats().lastSeq;
+  // lastSeq may move up: a fresh outbox of an edge the cloud knows is renumbered after its seqs.
   const until = Date.now() + timeoutMs;
-  while (outbox.stats().ackedSeq < last && Date.now() < until) await new Promise((r) => setTimeout(r, 50));
+  while ((outbox.stats().ackedSeq < outbox.stats().lastSeq || outbox.stats().ackedSeq === 0) && Date.now() < until) await new Promise((r) => setTimeout(r, 50));
   const acked = outbox.stats().ackedSeq;
+  const last = outbox.stats().lastSeq;
   await client.stop();
   outbox.stop();
   return { acked, last };
@@ -79,6 +80,7 @@ beforeAll(async () => {
   await cloud.start();
   secret = await addEdge(cloud.store, 'my-hoa', 'pi-1', Date.now());
   // A second edge with the same secret keeps each test's sequence its own.
+  await cloud.store.addEdge({ site: 'my-hoa', edge: 'pi-3' }, (await cloud.store.getEdge({ site: 'my-hoa', edge: 'pi-1' }))?.secretHash as string, Date.now());
   await cloud.store.addEdge({ site: 'my-hoa', edge: 'pi-2' }, (await cloud.store.getEdge({ site: 'my-hoa', edge: 'pi-1' }))?.secretHash as string, Date.now());
 }, 60_000);
 
@@ -97,7 +99,9 @@ describe('edge to cloud transports', () => {
 
   it('syncs over WebSocket', async () => {
     const { acked, last } = await syncOnce('pi-1', `ws://127.0.0.1:${cloud.ports.ws}/mqtt`);
-    expect(acked).toBe(last);
+    // pi-1 already holds 20 seqs from the TLS test, so this fresh outbox continues after them.
+    expect(last).toBe(40);
+    expect(acked).toBe(40);
   });
 
   it('moves readings taken before the clock synced onto real time, so the cloud stores them', async () => {
@@ -119,6 +123,21 @@ describe('edge to cloud transports', () => {
     const stored = await cloud.store.readings('my-hoa', 'soil-9-moisture', 0, realNow + 1, 10);
     expect(stored.map((r) => [r.ts, r.clockSynced, r.value])).toEqual([[realNow, true, 31.5]]);
     expect(await cloud.store.listQuarantine(10)).toEqual([]);
+  });
+
+  it('keeps the rows of a replaced SD card: a fresh outbox continues after the seqs the cloud holds', async () => {
+    const ws = `ws://127.0.0.1:${cloud.ports.ws}/mqtt`;
+    const first = await syncOnce('pi-3', ws, {}, 8000, readings(20, Date.now() - 120_000));
+    expect(first.acked).toBe(20);
+    // A new card: a new outbox file, seqs from 1 again, different readings.
+    const fresh = readings(15, Date.now() - 30_000).map((r) => ({ ...r, sensor: 'soil-2-moisture' }));
+    const second = await syncOnce('pi-3', ws, {}, 8000, fresh);
+    expect(second.acked).toBe(35);
+    const edge = await cloud.store.getEdge({ site: 'my-hoa', edge: 'pi-3' });
+    expect(edge?.contiguousSeq).toBe(35);
+    const stored = await cloud.store.readings('my-hoa', 'soil-2-moisture', 0, Date.now() + 1, 100);
+    expect(stored.map((r) => r.seq)).toEqual(Array.from({ length: 15 }, (_, i) => 21 + i));
+    expect(stored.map((r) => r.value)).toEqual(fresh.map((r) => r.value));
   });
 
   it('gets nothing through TLS without a client certificate, or with a broker it cannot verify', async () => {

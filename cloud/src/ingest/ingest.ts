@@ -128,6 +128,8 @@ export class Ingest {
       }
       await store.touchEdge(ref, now, { state: parsed.data.state, birth: parsed.data.birth });
       this.changed({ kind: 'status', ...ref, state: parsed.data.state });
+      // Handshake: a new session learns where the cloud stands before it sends anything.
+      if (parsed.data.state === 'online') await this.ack(ref, edge.contiguousSeq);
       return;
     }
 

@@ -239,6 +239,39 @@ export class SqliteOutbox implements Outbox {
     this.depth = Math.max(0, this.depth - acked);
   }
 
+  hasSent(): boolean {
+    const db = this.requireDb();
+    this.statements();
+    return (db.prepare("SELECT value FROM meta WHERE key = 'sent'").pluck().get() as number | undefined) === 1;
+  }
+
+  markSent(): void {
+    const db = this.requireDb();
+    this.statements();
+    db.prepare("INSERT INTO meta (key, value) VALUES ('sent', 1) ON CONFLICT (key) DO UPDATE SET value = 1").run();
+  }
+
+  rebase(cloudSeq: number): void {
+    if (!Number.isSafeInteger(cloudSeq) || cloudSeq <= this.ackedSeq) return;
+    const db = this.requireDb();
+    const { setMeta } = this.statements();
+    this.commit();
+    const delta = cloudSeq - this.ackedSeq;
+    const from = this.ackedSeq;
+    db.transaction(() => {
+      // Two steps through negative seqs, so no row ever lands on a seq another still holds.
+      for (const table of ['readings', 'events', 'latest']) {
+        db.prepare(`UPDATE ${table} SET seq = -(seq + ?) WHERE seq > ?`).run(delta, from);
+        db.prepare(`UPDATE ${table} SET seq = -seq WHERE seq < 0`).run();
+      }
+      setMeta.run(this.lastSeq + delta, 'last_seq');
+      setMeta.run(cloudSeq, 'acked_seq');
+    }).immediate();
+    this.opts.log.warn({ cloudSeq, moved: this.depth, by: delta }, 'the cloud holds seqs of an earlier outbox of this edge: unsent rows renumbered after them');
+    this.lastSeq += delta;
+    this.ackedSeq = cloudSeq;
+  }
+
   nextBirth(): number {
     const db = this.requireDb();
     this.statements();

@@ -36,6 +36,14 @@ export interface Outbox {
   /** The cloud stored everything up to and including `seq`. */
   acknowledge(seq: number): void;
   stats(): OutboxStats;
+  /** Whether this outbox file ever sent rows to the cloud (persisted; set before the first send). */
+  hasSent(): boolean;
+  markSent(): void;
+  /**
+   * The cloud already holds seqs 1..cloudSeq from an earlier outbox of this edge (a replaced SD
+   * card): renumber every unacknowledged row to follow them, and count them as the new cursor.
+   */
+  rebase(cloudSeq: number): void;
   /** Told after each commit (the sync sends new rows at once instead of on its next poll). */
   onCommit(listener: (lastSeq: number) => void): void;
   /** Increments and returns the persisted MQTT birth counter (see shared/src/status.ts). */

@@ -50,6 +50,8 @@ export interface SyncOptions {
   pollPeriod?: number;
   /** MQTT keepalive, seconds: a link that silently stopped carrying packets is noticed after 1.5×. */
   keepalive?: number;
+  /** How long to wait for the cloud's answer to our birth before sending anyway. */
+  handshakeTimeout?: number;
   /** Moves rows taken before the clock synced onto the real time scale (see ClockWatch). */
   correctTime?: <T extends { ts: number; clockSynced: boolean }>(row: T) => T;
 }
@@ -92,6 +94,15 @@ export class SyncClient {
   private readonly counters = { messages: 0, bytes: 0, resends: 0, badAcks: 0 };
   private running = false;
   private listening = false;
+  private handshake: 'waiting' | 'done' = 'waiting';
+  private handshakeTimer: TimerHandle | undefined;
+  private sent: boolean | undefined;
+
+  /** Persisted: once this outbox has sent rows, its seqs are the cloud's seqs. */
+  private sentBefore(): boolean {
+    this.sent ??= this.opts.outbox.hasSent();
+    return this.sent;
+  }
   /** Set while stop() hands over the last rows. */
   private draining = false;
 
@@ -163,6 +174,7 @@ export class SyncClient {
     this.running = false;
     this.opts.clock.clearTimeout(this.timer);
     this.opts.clock.clearTimeout(this.stateTimer);
+    this.opts.clock.clearTimeout(this.handshakeTimer);
     const client = this.client;
     if (client?.connected) {
       // Hand over the last committed rows (the edge.stopped event among them) and give the
@@ -206,6 +218,15 @@ export class SyncClient {
     this.sentUpTo = this.opts.outbox.stats().ackedSeq;
     this.inFlight = [];
     this.lastAckAt = this.opts.clock.monotonic();
+    // Handshake: the cloud answers our birth with the seq it holds for this edge; until then (or
+    // a few seconds, for a cloud that does not) nothing is sent, so a fresh outbox can rebase.
+    this.handshake = 'waiting';
+    this.opts.clock.clearTimeout(this.handshakeTimer);
+    this.handshakeTimer = this.opts.clock.setTimeout(() => {
+      if (this.handshake !== 'waiting') return;
+      this.handshake = 'done';
+      void this.pump();
+    }, this.opts.handshakeTimeout ?? 5000);
     try {
       await client.subscribeAsync([this.topic('ack'), this.topic('cmd')], { qos: 1 });
       await client.publishAsync(this.topic('status'), this.status('online'), { qos: 1, retain: true });
@@ -236,6 +257,24 @@ export class SyncClient {
 
   private onAck(seq: number): void {
     const outbox = this.opts.outbox;
+    if (this.handshake === 'waiting') {
+      this.handshake = 'done';
+      this.opts.clock.clearTimeout(this.handshakeTimer);
+      if (!this.sentBefore() && seq > outbox.stats().ackedSeq) {
+        // This outbox never sent anything, yet the cloud holds seqs for this edge: they came from
+        // an earlier outbox (a replaced SD card). Reusing those seqs would make the cloud drop
+        // our rows as duplicates, so ours move up behind them.
+        outbox.rebase(seq);
+        this.sentUpTo = seq;
+        this.lastAckAt = this.opts.clock.monotonic();
+        void this.pump();
+        return;
+      }
+      if (seq <= outbox.stats().ackedSeq) {
+        void this.pump();
+        return;
+      }
+    }
     if (seq <= outbox.stats().ackedSeq) return;
     // An ack beyond what was sent in this session is still the cloud's word that it has the rows.
     outbox.acknowledge(seq);
@@ -298,7 +337,7 @@ export class SyncClient {
     try {
       const window = this.opts.window ?? 4;
       const batchRows = this.opts.batchRows ?? 500;
-      while ((this.running || this.draining) && this.client?.connected && this.inFlight.length < window) {
+      while ((this.running || this.draining) && this.handshake === 'done' && this.client?.connected && this.inFlight.length < window) {
         const rows = this.opts.outbox.rowsAfter(this.sentUpTo, batchRows);
         if (rows.length === 0) break;
         const readings: Reading[] = [];
@@ -323,6 +362,10 @@ export class SyncClient {
         await this.spend(bytes);
         const client = this.client;
         if (!client?.connected || !(this.running || this.draining)) break;
+        if (!this.sentBefore()) {
+          this.opts.outbox.markSent();
+          this.sent = true;
+        }
         this.sentUpTo = lastSeq;
         this.inFlight.push({ lastSeq, sentAt: this.opts.clock.monotonic() });
         for (const [t, m] of messages) {

@@ -498,3 +498,30 @@ describe('commit listeners', () => {
     expect(o.stats().lastSeq).toBe(3);
   });
 });
+
+describe('rebase after a replaced SD card', () => {
+  it('renumbers every unacknowledged row to follow the cloud\'s seqs, in order, and remembers it has sent', () => {
+    const o = outbox(COARSE);
+    o.addReadings([reading('a', T0), reading('b', T0 + 1)]);
+    o.addEvent(event());
+    o.addReadings([reading('a', T0 + 2)]);
+    o.flush();
+    expect(o.hasSent()).toBe(false);
+    o.rebase(100);
+    expect(o.stats()).toMatchObject({ ackedSeq: 100, lastSeq: 104 });
+    expect(o.rowsAfter(100, 10).map((r) => [r.seq, r.kind])).toEqual([
+      [101, 'reading'],
+      [102, 'reading'],
+      [103, 'event'],
+      [104, 'reading'],
+    ]);
+    o.addReadings([reading('c', T0 + 3)]);
+    o.flush();
+    expect(o.stats().lastSeq).toBe(105);
+    o.markSent();
+    expect(o.hasSent()).toBe(true);
+    // Nothing below the cursor moves.
+    o.rebase(50);
+    expect(o.stats().ackedSeq).toBe(100);
+  });
+});
