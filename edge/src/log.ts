@@ -23,36 +23,5 @@ export function createLogger(opts: LoggerOptions = {}): Logger {
   return opts.destination ? pino(base, opts.destination) : pino(base);
 }
 
-/**
- * Logs a repeated problem once per window instead of on every poll; the next line after the
- * window says how many were suppressed.
- */
-export class RateLimitedLog {
-  private readonly seen = new Map<string, { until: number; suppressed: number }>();
-
-  constructor(
-    private readonly log: Logger,
-    private readonly now: () => number,
-    private readonly windowMs = 60_000,
-  ) {}
-
-  warn(key: string, obj: Record<string, unknown>, msg: string): void {
-    this.emit('warn', key, obj, msg);
-  }
-
-  error(key: string, obj: Record<string, unknown>, msg: string): void {
-    this.emit('error', key, obj, msg);
-  }
-
-  private emit(level: 'warn' | 'error', key: string, obj: Record<string, unknown>, msg: string): void {
-    const now = this.now();
-    const entry = this.seen.get(key);
-    if (entry && now < entry.until) {
-      entry.suppressed++;
-      return;
-    }
-    const suppressed = entry?.suppressed ?? 0;
-    this.seen.set(key, { until: now + this.windowMs, suppressed: 0 });
-    this.log[level](suppressed > 0 ? { ...obj, suppressed } : obj, suppressed > 0 ? `${msg} (${suppressed} similar suppressed)` : msg);
-  }
-}
+/** One rate-limited log for edge and cloud; see shared/src/ratelog.ts. */
+export { RateLimitedLog } from '@smart-village/shared';

@@ -9,3 +9,4 @@ export * from './topics.js';
 export * from './errors.js';
 export * from './messages.js';
 export * from './codec.js';
+export * from './ratelog.js';

@@ -11,7 +11,7 @@ import { parseUsername, type CredentialSource } from '../auth/credentials.js';
 import { canPublish, canSubscribe, describeIdentity, parseShared, MAX_TOPIC_LEVELS, type Identity } from './acl.js';
 import { GuardedConnection } from './connection.js';
 import { TokenBuckets } from './limits.js';
-import { RateLimitedLog } from './ratelog.js';
+import { RateLimitedLog } from '@smart-village/shared';
 import { SharedSubscriptions } from './shared.js';
 
 export interface BrokerLimits {

@@ -4,6 +4,7 @@ import {
   decodeEvents,
   decodeTelemetry,
   parseTopic,
+  RateLimitedLog,
   statusSchema,
   toVillageError,
   topic,
@@ -58,12 +59,14 @@ const UP_CHANNELS = ['telemetry', 'events', 'status'] as const;
 export class Ingest {
   private readonly chains = new Map<string, Promise<void>>();
   private readonly counters: IngestStats = { messages: 0, readings: 0, events: 0, duplicates: 0, quarantined: 0, acks: 0, errors: 0 };
-  private readonly lastLog = new Map<string, number>();
+  private readonly limited: RateLimitedLog;
   private readonly touched = new Map<string, number>();
   private started = false;
   private readonly onMessage = (t: string, payload: Buffer): void => this.enqueue(t, payload);
 
-  constructor(private readonly opts: IngestOptions) {}
+  constructor(private readonly opts: IngestOptions) {
+    this.limited = new RateLimitedLog(opts.log, opts.now);
+  }
 
   async start(): Promise<void> {
     if (this.started) return;
@@ -206,10 +209,7 @@ export class Ingest {
 
   /** One line per key per minute: a broken edge must not flood the log. */
   private warn(key: string, obj: Record<string, unknown>, msg: string): void {
-    const now = this.opts.now();
-    if ((this.lastLog.get(key) ?? 0) > now - 60_000) return;
-    this.lastLog.set(key, now);
-    this.opts.log.warn(obj, msg);
+    this.limited.warn(key, obj, msg);
   }
 }
 

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { Writable } from 'node:stream';
 import { pino } from 'pino';
 import { FrameSizeGuard, TokenBuckets } from '../../src/broker/limits.js';
-import { RateLimitedLog } from '../../src/broker/ratelog.js';
+import { RateLimitedLog } from '@smart-village/shared';
 import { rawPacket } from './harness.js';
 
 describe('TokenBuckets', () => {
