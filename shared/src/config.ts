@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { idSchema } from './ids.js';
 import { duration, durationSchema } from './duration.js';
 import { quantitySchema, unitSchema } from './units.js';
+import { buttonSchema, irrigationSchema, lightingSchema, programSchema, zoneSchema } from './control.js';
 
 /** The site configuration file (YAML on the Pi). Version 1. */
 export const CONFIG_VERSION = 1;
@@ -257,6 +258,11 @@ export const siteConfigSchema = z
     devices: z.array(deviceSchema).default([]),
     sensors: z.array(sensorSchema).default([]),
     actuators: z.array(actuatorSchema).default([]),
+    zones: z.array(zoneSchema).default([]),
+    programs: z.array(programSchema).default([]),
+    irrigation: irrigationSchema.default(() => irrigationSchema.parse({})),
+    lighting: z.array(lightingSchema).default([]),
+    buttons: z.array(buttonSchema).default([]),
     store: z
       .object({
         /** Readings are committed in one transaction per interval to spare the SD card. */
@@ -344,6 +350,49 @@ export function crossCheckSiteConfig(input: unknown): ConfigProblem[] {
     if (output.driver === 'modbus' && !busIds.includes(str(output.bus) ?? '')) {
       add(['actuators', i, 'output', 'bus'], `unknown bus "${String(output.bus)}" (defined: ${busIds.join(', ') || 'none'})`);
     }
+  });
+  list(cfg.buttons).forEach((b, i) => claim(b.pin, str(b.id) ?? `buttons[${i}]`, ['buttons', i, 'pin']));
+  const actuators = list(cfg.actuators);
+  const actIds = actuators.map((a) => str(a.id) ?? '');
+  duplicates(actIds).forEach((i) => add(['actuators', i, 'id'], `duplicate actuator id "${actIds[i]}"`));
+  const kindOf = new Map(actuators.map((a) => [str(a.id) ?? '', str(a.kind) ?? '']));
+  const needActuator = (id: unknown, kinds: string[], path: PropertyKey[]): void => {
+    if (typeof id !== 'string') return;
+    const kind = kindOf.get(id);
+    const ofKind = actuators.filter((a) => kinds.includes(str(a.kind) ?? '')).map((a) => str(a.id));
+    if (kind === undefined) add(path, `unknown actuator "${id}" (${kinds.join('/')} actuators defined: ${ofKind.join(', ') || 'none; add one under actuators:'})`);
+    else if (!kinds.includes(kind)) add(path, `actuator "${id}" is a ${kind}; use a ${kinds.join(' or ')}`);
+  };
+  const zones = list(cfg.zones);
+  const zoneIds = zones.map((z) => str(z.id) ?? '');
+  duplicates(zoneIds).forEach((i) => add(['zones', i, 'id'], `duplicate zone id "${zoneIds[i]}"`));
+  zones.forEach((z, i) => {
+    needActuator(z.valve, ['valve'], ['zones', i, 'valve']);
+    needActuator(z.pump, ['pump'], ['zones', i, 'pump']);
+    needActuator(z.masterValve, ['master-valve'], ['zones', i, 'masterValve']);
+  });
+  const knownZone = (id: unknown, path: PropertyKey[]): void => {
+    if (typeof id === 'string' && !zoneIds.includes(id)) add(path, `unknown zone "${id}" (defined: ${zoneIds.join(', ') || 'none; add one under zones:'})`);
+  };
+  const programs = list(cfg.programs);
+  const programIds = programs.map((p) => str(p.id) ?? '');
+  duplicates(programIds).forEach((i) => add(['programs', i, 'id'], `duplicate program id "${programIds[i]}"`));
+  programs.forEach((p, i) =>
+    list(p.zones).forEach((step, j) => {
+      knownZone(step.zone, ['programs', i, 'zones', j, 'zone']);
+      const zone = zones.find((z) => z.id === step.zone);
+      if (step.litres !== undefined && zone && zone.flowLpm === undefined && zone.flowSensor === undefined) {
+        add(['programs', i, 'zones', j, 'litres'], `zone "${String(step.zone)}" has no flowLpm or flowSensor: give a duration, or the zone's flow`);
+      }
+    }),
+  );
+  list(cfg.buttons).forEach((b, i) => knownZone(b.zone, ['buttons', i, 'zone']));
+  const groups = list(cfg.lighting);
+  const groupIds = groups.map((g) => str(g.id) ?? '');
+  duplicates(groupIds).forEach((i) => add(['lighting', i, 'id'], `duplicate lighting id "${groupIds[i]}"`));
+  groups.forEach((g, i) => {
+    (Array.isArray(g.lights) ? g.lights : []).forEach((l: unknown, j: number) => needActuator(l, ['light'], ['lighting', i, 'lights', j]));
+    if (g.mode === 'lux' && g.lux === undefined) add(['lighting', i, 'lux'], 'mode "lux" needs lux: { sensor, onBelow, offAbove }');
   });
   const sensors = list(cfg.sensors);
   const sensorIds = sensors.map((s) => str(s.id) ?? '');

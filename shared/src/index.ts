@@ -2,6 +2,8 @@ export * from './units.js';
 export * from './ids.js';
 export * from './duration.js';
 export * from './config.js';
+export * from './control.js';
+export * from './command.js';
 export * from './reading.js';
 export * from './event.js';
 export * from './status.js';
