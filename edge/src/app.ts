@@ -14,7 +14,17 @@ import { GpioInputDriver } from './gpio/driver.js';
 import type { SyncClient, SyncStats } from './sync/client.js';
 import { ClockWatch } from './timesync.js';
 import { readFileSync } from 'node:fs';
-import type { PinBackend } from './gpio/backend.js';
+import type { OutputPinBackend, PinBackend } from './gpio/backend.js';
+import { setupGpio } from './gpio/setup.js';
+import { createOutputs, openOutputs, closeOutputs } from './outputs/create.js';
+import type { WatchedOutput } from './outputs/watch.js';
+import { ControlEngine } from './control/engine.js';
+import { CONTROL_FILE, SqliteControlStore, type ControlStore } from './control/store.js';
+import { edgeMeta } from './meta.js';
+import { bindSimulatedIrrigation } from './sim/irrigation.js';
+import { LocalServer } from './http/server.js';
+import { ensureLocalToken } from './http/local-token.js';
+import type { Command, CommandResult, ControlState } from '@smart-village/shared';
 
 export const EDGE_VERSION = '0.1.0';
 
@@ -26,7 +36,7 @@ export interface EdgeDeps {
   /** The simulated village behind `type: simulated` buses and the simulated GPIO twin. */
   field?: SimulatedField;
   /** GPIO backend; default from config (onoff, or the field's simulated pins). */
-  pins?: PinBackend;
+  pins?: PinBackend & OutputPinBackend;
   clockSynced?: () => boolean;
   /** Overrides link creation (tests). */
   linkFor?: (busId: string) => ModbusLink | undefined;
@@ -44,6 +54,9 @@ export interface EdgeSnapshot {
   buses: BusStats[];
   devices: DeviceStats[];
   sync?: SyncStats;
+  control?: ControlState;
+  /** Where the local page and API listen (the CLI finds the service here). */
+  http?: { host: string; port: number };
 }
 
 /** File the running service writes for `village-edge status` (a separate process). */
@@ -59,6 +72,12 @@ export class EdgeApp {
   private poller!: Poller;
   private gpio: GpioInputDriver | undefined;
   sync: SyncClient | undefined;
+  control: ControlEngine | undefined;
+  outputs = new Map<string, WatchedOutput>();
+  private controlStore: ControlStore | undefined;
+  private http: LocalServer | undefined;
+  private unbindIrrigation: (() => void) | undefined;
+  private resultListeners: ((r: CommandResult) => void)[] = [];
   private readonly queues = new Map<string, BusQueue>();
   private snapshotTimer: TimerHandle | undefined;
   private startedAt = 0;
@@ -91,7 +110,6 @@ export class EdgeApp {
       quotaBytes: site.store.quotaMb * 1024 * 1024,
     });
     this.outbox.start();
-    const onReadings = (r: Reading[]): void => this.outbox.addReadings(r);
     const onEvent = (e: EventInput): void => this.outbox.addEvent(e);
 
     const limited = new RateLimitedLog(log, () => clock.monotonic());
@@ -101,6 +119,17 @@ export class EdgeApp {
         new ModbusSerialLink(bus, bus.type === 'simulated' ? () => this.requireField().portFor(bus.id) : undefined);
       this.queues.set(bus.id, new BusQueue(bus, link, clock, log.child({ module: 'bus', bus: bus.id }), limited));
     }
+    // Outputs first, before any polling: every valve, pump and light goes to its safe state
+    // the moment the service starts (after a crash mid-irrigation the valve closes here).
+    if (site.actuators.length > 0) {
+      await this.openOutputs(synced);
+      // In the simulated village the valves and the pump really water the model's fields.
+      if (this.deps.field && site.zones.length > 0) this.unbindIrrigation = bindSimulatedIrrigation(this.deps.field, site.zones, site.actuators, this.outputs);
+    }
+    const onReadings = (r: Reading[]): void => {
+      this.outbox.addReadings(r);
+      this.control?.onReadings(r);
+    };
     this.poller = new Poller({ clock, log: log.child({ module: 'poller' }), devices: config.modbus, queues: this.queues, onReadings, onEvent, clockSynced: synced });
     this.deps.field?.start();
     this.poller.start();
@@ -116,6 +145,37 @@ export class EdgeApp {
         ...(backend ? { backend } : { chipBase: site.edge.gpio.chipBase }),
       });
       await this.gpio.start();
+    }
+
+    if (site.actuators.length > 0) {
+      this.controlStore = new SqliteControlStore(join(dataDir, CONTROL_FILE));
+      this.control = new ControlEngine({
+        config: site,
+        clock,
+        log: log.child({ module: 'control' }),
+        outputs: this.outputs,
+        store: this.controlStore,
+        record: (events) => {
+          events.forEach(onEvent);
+          // A decision is rare and must survive a crash right after it: commit now, not in 1 s.
+          this.outbox.flush();
+        },
+        clockSynced: synced,
+        onResult: (r) => {
+          this.sync?.sendResult(r);
+          for (const l of this.resultListeners) l(r);
+        },
+        onChange: () => {
+          this.sync?.stateChanged();
+          // `village-edge status` and `explain` read the snapshot: show a valve change at once.
+          if (this.running) this.writeSnapshot();
+        },
+        preload: (sensors, from) => {
+          this.outbox.flush();
+          return this.outbox.readingsSince(sensors, from);
+        },
+      });
+      await this.control.start();
     }
 
     if (site.cloud) {
@@ -152,10 +212,32 @@ export class EdgeApp {
           version: EDGE_VERSION,
           bytesPerSecond: cloud.bytesPerSecond,
           correctTime: (row) => watch.correct(row),
+          ...(this.control && { onCommand: (cmd: Command) => void this.command(cmd) }),
+          stateExtras: () => ({ ...(this.control && { control: this.control.state() }), meta: edgeMeta(config) }),
           batchRows: cloud.batchRows,
           ackTimeout: cloud.ackTimeout,
         });
         this.sync.start();
+      }
+    }
+
+    const httpCfg = site.edge.http;
+    if (httpCfg.enabled) {
+      this.http = new LocalServer({
+        host: httpCfg.host,
+        port: httpCfg.port,
+        log: log.child({ module: 'http' }),
+        now: () => clock.now(),
+        localToken: ensureLocalToken(dataDir),
+        command: (cmd) => this.command(cmd),
+        controlState: () => this.control?.state(),
+      });
+      try {
+        await this.http.start();
+      } catch (err) {
+        // The field must keep being watered and recorded even if the port is taken.
+        log.error({ err: (err as Error).message, port: httpCfg.port }, 'local page: cannot listen (port in use?); running without it');
+        this.http = undefined;
       }
     }
 
@@ -165,6 +247,8 @@ export class EdgeApp {
       log.warn('this edge reads a SIMULATED village, not real sensors (simulated buses or edge.gpio.driver: simulated)');
       onEvent({ ts: clock.now(), clockSynced: synced(), kind: 'edge.simulated', severity: 'warning', source: site.edge.id, message: 'readings come from the simulated village, not real sensors', data: {} });
     }
+    // At once, not in 10 s: the CLI finds the service (its local port) in the snapshot.
+    this.writeSnapshot();
     this.scheduleSnapshot();
     log.info({ site: site.site.id, edge: site.edge.id, devices: config.modbus.length + config.gpio.length, buses: site.buses.length, dataDir }, 'edge started');
   }
@@ -174,7 +258,13 @@ export class EdgeApp {
     this.running = false;
     const { clock, log, config } = this.deps;
     clock.clearTimeout(this.snapshotTimer);
+    await this.http?.stop();
     this.poller.stop();
+    // Control stops before the buses: Modbus relay coils are put in their safe state through them.
+    await this.control?.stop();
+    await closeOutputs(this.outputs);
+    this.unbindIrrigation?.();
+    this.controlStore?.close();
     await this.gpio?.stop();
     await Promise.all([...this.queues.values()].map((q) => q.stop()));
     this.deps.field?.stop();
@@ -199,7 +289,48 @@ export class EdgeApp {
       buses: [...this.queues.values()].map((q) => q.stats()),
       devices: this.poller.stats(),
       ...(this.sync ? { sync: this.sync.stats() } : {}),
+      ...(this.control ? { control: this.control.state() } : {}),
+      ...(this.http ? { http: { host: site.edge.http.host, port: this.http.port } } : {}),
     };
+  }
+
+  /** Carries out a command (cloud, CLI, button, local page); resolves with its first result. */
+  async command(cmd: Command): Promise<CommandResult> {
+    if (!this.control) return { id: cmd.id, status: 'rejected', reason: 'this edge runs no local control (no actuators configured)', ts: this.deps.clock.now() };
+    return this.control.command(cmd);
+  }
+
+  /** Every command result as it happens (the local page's live view). */
+  onCommandResult(listener: (r: CommandResult) => void): void {
+    this.resultListeners.push(listener);
+  }
+
+  private async openOutputs(synced: () => boolean): Promise<void> {
+    const { config, clock, log } = this.deps;
+    const site = config.site;
+    const needsPins = site.actuators.some((a) => a.output.driver === 'gpio');
+    let pins: OutputPinBackend | undefined;
+    let chipBase = 0;
+    if (needsPins) {
+      if (this.deps.pins) pins = this.deps.pins;
+      else if (site.edge.gpio.driver === 'simulated') pins = this.requireField().pins;
+      else {
+        const setup = await setupGpio(site.edge.gpio, { clock });
+        pins = setup.backend;
+        chipBase = setup.chipBase;
+      }
+    }
+    this.outputs = createOutputs(site.actuators, {
+      ...(pins && { pins }),
+      chipBase,
+      busQueues: this.queues,
+      clock,
+      log: log.child({ module: 'outputs' }),
+    });
+    const failed = await openOutputs(this.outputs, log.child({ module: 'outputs' }));
+    for (const [id, err] of failed) {
+      this.outbox.addEvent({ ts: clock.now(), clockSynced: synced(), kind: 'output.fault', severity: 'alarm', source: id, message: `output ${id} could not be put in its safe state at start: ${err.message}`, data: { code: err.code } });
+    }
   }
 
   /** Resolves when every bus queue is idle (tests). */

@@ -13,6 +13,11 @@ import { planReads, decodeResponse } from './modbus/registers.js';
 import { createSimulatedField } from './sim/devices.js';
 import { SqliteOutbox } from './store/sqlite-outbox.js';
 import { systemClockSynced } from './timesync.js';
+import { parseDuration, type CommandAction, type CommandResult } from '@smart-village/shared';
+import { applySafeStates, formatSafeStateReport } from './outputs/safe-state.js';
+import { CONTROL_FILE, SqliteControlStore, runsToCsv } from './control/store.js';
+import { SiteCalendar } from './control/calendar.js';
+import { readLocalToken } from './http/local-token.js';
 
 const USAGE = `village-edge — the smart-village edge service
 
@@ -23,7 +28,18 @@ usage:
   village-edge scan --port PATH [--baud N] [--parity none|even|odd] [--from 1] [--to 247] [--timeout MS]
                                                       find the slave ids answering on an RS-485 bus
   village-edge read --config FILE --device ID         read one device once: values and raw registers
-  village-edge status --config FILE [--data-dir DIR]  device health, outbox depth, last readings
+  village-edge status --config FILE [--data-dir DIR]  device health, outbox depth, last readings, zones
+
+local control (sent to the running service):
+  village-edge water --config FILE --zone ID --for 10m   water a zone now for a while
+  village-edge stop --config FILE [--zone ID]            stop one zone, or all
+  village-edge pause --config FILE --for 2h | resume     pause all irrigation / resume
+  village-edge rain-delay --config FILE --for 2d | --clear
+  village-edge light --config FILE --group ID --on|--off --for 1h
+  village-edge explain --config FILE --zone ID [--limit 20]   why a zone did or did not water
+  village-edge log --config FILE [--zone ID] [--from YYYY-MM-DD] [--to YYYY-MM-DD] [--csv]
+                                                      the irrigation log (CSV for farm records)
+  village-edge safe-outputs --config FILE             put every output in its safe state (systemd ExecStopPost)
 
 DIR defaults to $VILLAGE_DATA_DIR or ./data.`;
 
@@ -44,6 +60,14 @@ async function main(argv: string[]): Promise<number> {
       from: { type: 'string' },
       to: { type: 'string' },
       timeout: { type: 'string' },
+      zone: { type: 'string' },
+      group: { type: 'string' },
+      for: { type: 'string' },
+      on: { type: 'boolean' },
+      off: { type: 'boolean' },
+      clear: { type: 'boolean' },
+      limit: { type: 'string' },
+      csv: { type: 'boolean' },
       help: { type: 'boolean', short: 'h' },
     },
   });
@@ -66,6 +90,29 @@ async function main(argv: string[]): Promise<number> {
       return readOnce(loadConfigFile(need(values.config, '--config FILE')), need(values.device, '--device ID'));
     case 'status':
       return status(loadConfigFile(need(values.config, '--config FILE')), dataDir);
+    case 'water':
+      return sendCommand(dataDir, { type: 'water', zone: need(values.zone, '--zone ID'), duration: durationArg(values.for) });
+    case 'stop':
+      return sendCommand(dataDir, { type: 'stop', ...(values.zone !== undefined && { zone: values.zone }) });
+    case 'pause':
+      return sendCommand(dataDir, { type: 'pause', duration: durationArg(values.for) });
+    case 'resume':
+      return sendCommand(dataDir, { type: 'resume' });
+    case 'rain-delay':
+      return sendCommand(dataDir, values.clear ? { type: 'rain-delay-clear' } : { type: 'rain-delay', duration: durationArg(values.for) });
+    case 'light':
+      if (values.on === values.off) throw new VillageError('CONFIG_INVALID', 'give --on or --off');
+      return sendCommand(dataDir, { type: 'light', group: need(values.group, '--group ID'), on: values.on === true, duration: durationArg(values.for) });
+    case 'explain':
+      return explain(loadConfigFile(need(values.config, '--config FILE')), dataDir, need(values.zone, '--zone ID'), Number(values.limit ?? 20));
+    case 'log':
+      return irrigationLog(loadConfigFile(need(values.config, '--config FILE')), dataDir, values);
+    case 'safe-outputs': {
+      const cfg = loadConfigFile(need(values.config, '--config FILE'));
+      const results = await applySafeStates(cfg, { clock: systemClock, log: createLogger({ level: 'warn' }) });
+      console.log(formatSafeStateReport(results));
+      return results.some((r) => r.status === 'failed') ? 1 : 0;
+    }
     case undefined:
     case 'help':
     case '--help':
@@ -227,9 +274,128 @@ async function status(config: EdgeConfig, dataDir: string): Promise<number> {
     console.log('\nbuses:');
     for (const b of snap.buses) console.log(`  ${b.id.padEnd(10)} ${b.open ? 'open  ' : 'closed'} ${b.describe}, queue ${b.depth}, served ${b.served}, dropped ${b.dropped}, reconnects ${b.reconnects}`);
   }
+  if (snap?.control) {
+    const local = localTimeFormatter(config);
+    console.log('\nzones:');
+    for (const z of snap.control.zones) console.log(`  ${z.id.padEnd(12)} ${z.state.padEnd(8)} ${z.reason ?? ''}${z.until ? ` until ${local(z.until)}` : ''}${z.next ? `; next ${local(z.next.at)} (${z.next.program})` : ''}`);
+    console.log('outputs:');
+    for (const o of snap.control.outputs) console.log(`  ${o.id.padEnd(12)} ${o.on ? 'ON ' : 'off'} ${o.kind.padEnd(12)} ${o.fault ? `FAULT: ${o.fault}` : (o.reason ?? '')}`);
+  }
   console.log('\nlast readings:');
   for (const r of latest.sort((a, b) => a.sensor.localeCompare(b.sensor))) {
     console.log(`  ${r.sensor.padEnd(24)} ${String(r.value ?? '—').padStart(10)} ${r.unit.padEnd(6)} ${r.quality.padEnd(12)} ${age(r.ts)}`);
+  }
+  return 0;
+}
+
+function durationArg(text: string | undefined): number {
+  const ms = text === undefined ? undefined : parseDuration(text);
+  if (ms === undefined) throw new VillageError('CONFIG_INVALID', `give --for with a duration, e.g. --for 10m (got ${text ?? 'nothing'})`);
+  return ms;
+}
+
+function readSnapshot(dataDir: string): EdgeSnapshot | undefined {
+  try {
+    return JSON.parse(readFileSync(join(dataDir, SNAPSHOT_FILE), 'utf8')) as EdgeSnapshot;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Sends a command to the running service through its local API and prints the answer. */
+async function sendCommand(dataDir: string, action: CommandAction): Promise<number> {
+  const snap = readSnapshot(dataDir);
+  if (!snap?.http) {
+    console.error(`the edge service does not seem to run with --data-dir ${dataDir} (no status.json with its local port)`);
+    return 1;
+  }
+  let token: string;
+  try {
+    token = readLocalToken(dataDir);
+  } catch (err) {
+    console.error(`cannot read the local token in ${dataDir}: ${(err as Error).message} (run as the service user, e.g. sudo -u village)`);
+    return 1;
+  }
+  const host = snap.http.host === '0.0.0.0' ? '127.0.0.1' : snap.http.host === '::' ? '::1' : snap.http.host;
+  const url = `http://${host.includes(':') ? `[${host}]` : host}:${snap.http.port}/api/local/commands`;
+  let res: Response;
+  try {
+    res = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` }, body: JSON.stringify({ action, by: `cli:${process.env.USER ?? 'local'}` }), signal: AbortSignal.timeout(10_000) });
+  } catch (err) {
+    console.error(`cannot reach the edge service at ${url}: ${(err as Error).message}`);
+    return 1;
+  }
+  const body = (await res.json()) as CommandResult | { error: { message: string } };
+  if ('error' in body) {
+    console.error(`refused: ${body.error.message}`);
+    return 1;
+  }
+  console.log(`${body.status}${body.reason ? `: ${body.reason}` : ''}`);
+  return body.status === 'rejected' || body.status === 'failed' ? 1 : 0;
+}
+
+function localTimeFormatter(config: EdgeConfig): (ms: number) => string {
+  const cal = new SiteCalendar({ timezone: config.site.site.timezone, lat: config.site.site.lat, lon: config.site.site.lon });
+  return (ms) => {
+    const m = cal.localParts(ms).minutes;
+    return `${cal.localDate(ms)} ${String(Math.floor(m / 60)).padStart(2, '0')}:${String(m % 60).padStart(2, '0')}`;
+  };
+}
+
+/** `explain --zone`: the zone's recent decisions, newest first, from the outbox. */
+async function explain(config: EdgeConfig, dataDir: string, zone: string, limit: number): Promise<number> {
+  const z = config.site.zones.find((x) => x.id === zone);
+  if (!z) {
+    console.error(`no zone "${zone}" (zones: ${config.site.zones.map((x) => x.id).join(', ') || 'none'})`);
+    return 1;
+  }
+  const dbFile = join(dataDir, OUTBOX_FILE);
+  if (!existsSync(dbFile)) {
+    console.error(`no outbox at ${dbFile}: is the edge running with --data-dir ${dataDir}?`);
+    return 1;
+  }
+  const local = localTimeFormatter(config);
+  const outbox = new SqliteOutbox({ path: dbFile, clock: systemClock, log: createLogger({ level: 'warn' }), readonly: true });
+  const events = outbox.recentEvents(limit, { source: zone });
+  outbox.stop();
+  const state = readSnapshot(dataDir)?.control?.zones.find((x) => x.id === zone);
+  console.log(`zone ${zone}${z.name ? ` (${z.name})` : ''}`);
+  if (state) {
+    console.log(`  now: ${state.state}${state.reason ? ` — ${state.reason}` : ''}${state.until ? ` until ${local(state.until)}` : ''}`);
+    if (state.next) console.log(`  next: ${local(state.next.at)} (program ${state.next.program})`);
+  }
+  if (events.length === 0) console.log('  no decisions recorded yet');
+  for (const e of events) console.log(`  ${local(e.ts)}  ${e.message}`);
+  return 0;
+}
+
+/** `log`: the irrigation log, as a table or CSV. */
+async function irrigationLog(config: EdgeConfig, dataDir: string, v: { zone?: string | undefined; from?: string | undefined; to?: string | undefined; csv?: boolean | undefined }): Promise<number> {
+  const file = join(dataDir, CONTROL_FILE);
+  if (!existsSync(file)) {
+    console.error(`no control store at ${file}: has the edge run local control with --data-dir ${dataDir}?`);
+    return 1;
+  }
+  const cal = new SiteCalendar({ timezone: config.site.site.timezone, lat: config.site.site.lat, lon: config.site.site.lon });
+  const day = (text: string | undefined, flag: string): number | undefined => {
+    if (text === undefined) return undefined;
+    if (!/^\d{4}-\d{2}-\d{2}$/.test(text)) throw new VillageError('CONFIG_INVALID', `${flag} wants a date like 2026-11-01`);
+    return cal.at(text, 0);
+  };
+  const from = day(v.from, '--from');
+  const toDay = v.to !== undefined ? cal.addDays(v.to, 1) : undefined;
+  const store = new SqliteControlStore(file, { readonly: true });
+  const runs = store.runs({ ...(v.zone !== undefined && { zone: v.zone }), ...(from !== undefined && { from }), ...(toDay !== undefined && { to: day(toDay, '--to') as number }) });
+  store.close();
+  const local = localTimeFormatter(config);
+  if (v.csv) {
+    process.stdout.write(runsToCsv(runs, local));
+    return 0;
+  }
+  if (runs.length === 0) console.log('no runs recorded');
+  for (const r of runs) {
+    const minutes = ((r.end - r.start) / 60_000).toFixed(1);
+    console.log(`${local(r.start)}  ${r.zone.padEnd(12)} ${minutes.padStart(6)} min ${r.litres !== undefined ? `${String(r.litres).padStart(8)} L${r.metered ? ' ' : '~'}` : '          '} ${r.outcome.padEnd(11)} ${r.reason}${r.endReason ? ` — ${r.endReason}` : ''}`);
   }
   return 0;
 }

@@ -15,6 +15,7 @@ import {
 } from '@smart-village/shared';
 import { findProfile, PROFILES } from './profiles.js';
 import { resolvePoint, type ResolvedPoint } from './modbus/registers.js';
+import { sensorCatalog } from './meta.js';
 
 /** A Modbus device with its register map resolved: profile + overrides, defaults filled. */
 export interface ResolvedModbusDevice {
@@ -139,8 +140,44 @@ export function resolveConfig(input: unknown, file = '<config>'): EdgeConfig {
       problems.push({ path: formatPath(['sensors', i, 'source']), message: `device "${dev}" has no point "${point}" (points: ${d.points.map((p) => p.name).join(', ')})` });
     }
   });
+  problems.push(...controlSensorProblems({ site, modbus, gpio }));
   if (problems.length > 0) throw invalid(file, problems);
   return deepFreeze({ site, modbus, gpio });
+}
+
+/** Control reads sensors by id: each one it names must exist, with a unit it can use. */
+function controlSensorProblems(config: Pick<EdgeConfig, 'site' | 'modbus' | 'gpio'>): ConfigProblem[] {
+  const catalog = new Map(sensorCatalog(config).map((s) => [s.id, s]));
+  const known = [...catalog.keys()];
+  const out: ConfigProblem[] = [];
+  const check = (id: string | undefined, path: PropertyKey[], units?: string[]): void => {
+    if (id === undefined) return;
+    const s = catalog.get(id);
+    if (!s) {
+      const near = known.filter((k) => k.includes(id.split('-')[0] ?? id)).slice(0, 6);
+      out.push({ path: formatPath(path), message: `unknown sensor "${id}" (${near.length > 0 ? `similar: ${near.join(', ')}` : `sensors: ${known.slice(0, 8).join(', ')}${known.length > 8 ? ', …' : ''}`})` });
+    } else if (units && !units.includes(s.unit)) {
+      out.push({ path: formatPath(path), message: `sensor "${id}" reads ${s.unit}; this needs ${units.join(' or ')}` });
+    }
+  };
+  const site = config.site;
+  site.zones.forEach((z, i) => {
+    check(z.moisture?.sensor, ['zones', i, 'moisture', 'sensor'], ['%VWC', '%']);
+    check(z.flowSensor, ['zones', i, 'flowSensor'], ['L/min']);
+    check(z.tank, ['zones', i, 'tank'], ['%']);
+  });
+  const { rain, et } = site.irrigation;
+  check(rain.switchSensor, ['irrigation', 'rain', 'switchSensor'], ['state']);
+  check(rain.gaugeSensor, ['irrigation', 'rain', 'gaugeSensor'], ['mm']);
+  if (et.sensors) {
+    check(et.sensors.airTemperature, ['irrigation', 'et', 'sensors', 'airTemperature'], ['°C']);
+    check(et.sensors.relativeHumidity, ['irrigation', 'et', 'sensors', 'relativeHumidity'], ['%RH']);
+    check(et.sensors.windSpeed, ['irrigation', 'et', 'sensors', 'windSpeed'], ['m/s']);
+    check(et.sensors.solarRadiation, ['irrigation', 'et', 'sensors', 'solarRadiation'], ['W/m²']);
+    check(et.sensors.airPressure, ['irrigation', 'et', 'sensors', 'airPressure'], ['hPa']);
+  }
+  site.lighting.forEach((g, i) => check(g.lux?.sensor, ['lighting', i, 'lux', 'sensor'], ['lx']));
+  return out;
 }
 
 function stripUndefined<T extends object>(o: T): Partial<T> {

@@ -107,3 +107,6 @@ export const controlStateSchema = z
   })
   .strict();
 export type ControlState = z.output<typeof controlStateSchema>;
+
+/** A command sent to the edge's own API (the CLI, the local page): the edge fills id, ts and ttl. */
+export const localCommandSchema = z.object({ action: commandActionSchema, by: z.string().min(1).max(100).default('cli') }).strict();

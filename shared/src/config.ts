@@ -198,12 +198,17 @@ export const actuatorSchema = z
     activeLow: z.boolean().default(false),
     /** The state applied at start, on stop and after a crash. */
     safeState: z.enum(['off', 'on']).default('off'),
-    /** No ON lasts longer than this, whatever asked for it. */
-    maxRuntime: duration(1000).default(3_600_000),
+    /** No ON lasts longer than this, whatever asked for it. Default 1 h; lights 14 h (a night). */
+    maxRuntime: duration(1000).optional(),
     field: idSchema.optional(),
   })
   .strict();
 export type ActuatorConfig = z.output<typeof actuatorSchema>;
+
+/** The longest one ON of this output may last: its lease limit, enforced by the edge itself. */
+export function maxRuntimeOf(a: Pick<ActuatorConfig, 'kind' | 'maxRuntime'>): number {
+  return a.maxRuntime ?? (a.kind === 'light' ? 14 * 3_600_000 : 3_600_000);
+}
 
 export const siteConfigSchema = z
   .object({
@@ -229,6 +234,19 @@ export const siteConfigSchema = z
           })
           .strict()
           .default({ driver: 'onoff', chipBase: 'auto' }),
+        /**
+         * The local page and API (fields visible on the village LAN when the internet is down;
+         * the CLI sends commands through it). Loopback by default: set host "0.0.0.0" to serve
+         * the LAN. Port 0 picks a free port (written to status.json for the CLI).
+         */
+        http: z
+          .object({
+            enabled: z.boolean().default(true),
+            host: z.string().min(1).default('127.0.0.1'),
+            port: z.number().int().min(0).max(65535).default(8081),
+          })
+          .strict()
+          .default({ enabled: true, host: '127.0.0.1', port: 8081 }),
       })
       .strict(),
     /** Where the edge syncs its outbox. Omitted: the edge runs offline only. */

@@ -1,6 +1,6 @@
 import type { SiteConfig } from '@smart-village/shared';
 import type { Clock } from '../clock.js';
-import type { PinBackend } from './backend.js';
+import type { OutputPinBackend, PinBackend } from './backend.js';
 import { DEFAULT_SYSFS_ROOT, detectChipBase } from './chip.js';
 import { OnoffBackend } from './onoff.js';
 import { SimulatedPinBackend } from './simulated.js';
@@ -8,7 +8,7 @@ import { SimulatedPinBackend } from './simulated.js';
 export type GpioSettings = SiteConfig['edge']['gpio'];
 
 export interface GpioSetup {
-  readonly backend: PinBackend;
+  readonly backend: PinBackend & OutputPinBackend;
   /** sysfs number of BCM 0, for GpioInputDriver's `chipBase`. */
   readonly chipBase: number;
 }

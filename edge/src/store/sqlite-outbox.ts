@@ -303,6 +303,32 @@ export class SqliteOutbox implements Outbox {
     return rows.map(([series, ts, value, flags]) => this.decodeReading(series, ts, value, flags));
   }
 
+  readingsSince(sensors: readonly string[], from: number): Reading[] {
+    this.statements();
+    const db = this.requireDb();
+    if (this.db) this.loadSeries(this.db);
+    const ids = [...this.seriesById].filter(([, v]) => sensors.includes(v.sensor)).map(([id]) => id);
+    if (ids.length === 0) return [];
+    // No ts index (see schema.ts): seqs follow time closely, so a binary search over the rowid
+    // finds where `from` begins and the scan reads only the rows after it.
+    const tsAt = db.prepare('SELECT ts FROM readings WHERE seq >= ? ORDER BY seq LIMIT 1').pluck();
+    const bounds = db.prepare('SELECT MIN(seq) AS lo, MAX(seq) AS hi FROM readings').get() as { lo: number | null; hi: number | null };
+    if (bounds.lo === null || bounds.hi === null) return [];
+    let lo = bounds.lo;
+    let hi = bounds.hi;
+    while (lo < hi) {
+      const mid = Math.floor((lo + hi) / 2);
+      const ts = tsAt.get(mid) as number | undefined;
+      if (ts === undefined || ts >= from) hi = mid;
+      else lo = mid + 1;
+    }
+    const rows = db
+      .prepare(`SELECT series, ts, value, flags FROM readings WHERE seq >= ? AND ts >= ? AND series IN (${ids.map(() => '?').join(',')}) ORDER BY seq`)
+      .raw()
+      .all(lo, from, ...ids) as [number, number, number | null, number][];
+    return rows.map(([series, ts, value, flags]) => this.decodeReading(series, ts, value, flags));
+  }
+
   recentEvents(limit: number, filter: { source?: string; kind?: string } = {}): Event[] {
     this.statements();
     const n = Math.max(0, Math.floor(limit));

@@ -50,6 +50,8 @@ export interface Outbox {
   nextBirth(): number;
   /** Latest committed reading per sensor. */
   latest(): Reading[];
+  /** Committed readings of these sensors with ts >= from, in seq order (control's history at start). */
+  readingsSince(sensors: readonly string[], from: number): Reading[];
   /** Most recent events first. */
   recentEvents(limit: number, filter?: { source?: string; kind?: string }): Event[];
   /** Applies retention by age and the disk quota now (also runs periodically). */

@@ -2,10 +2,14 @@ import { readFileSync } from 'node:fs';
 import { connect, type IClientOptions, type MqttClient } from 'mqtt';
 import {
   ackSchema,
+  commandSchema,
   encodeEvents,
   encodeTelemetry,
   statusSchema,
   topic,
+  type Command,
+  type CommandResult,
+  type EdgeState,
   type Event,
   type Reading,
   type Status,
@@ -54,6 +58,10 @@ export interface SyncOptions {
   handshakeTimeout?: number;
   /** Moves rows taken before the clock synced onto the real time scale (see ClockWatch). */
   correctTime?: <T extends { ts: number; clockSynced: boolean }>(row: T) => T;
+  /** Carries out a command from …/cmd; its results are sent with `sendResult`. */
+  onCommand?: (command: Command) => void;
+  /** What …/state carries besides the latest readings: control state and sensor metadata. */
+  stateExtras?: () => Pick<EdgeState, 'control' | 'meta'>;
 }
 
 export interface SyncStats {
@@ -65,6 +73,7 @@ export interface SyncStats {
   bytes: number;
   resends: number;
   badAcks: number;
+  badCommands: number;
 }
 
 interface InFlight {
@@ -91,7 +100,7 @@ export class SyncClient {
   private tokens = 0;
   private tokensAt = 0;
   private readonly limited: RateLimitedLog;
-  private readonly counters = { messages: 0, bytes: 0, resends: 0, badAcks: 0 };
+  private readonly counters = { messages: 0, bytes: 0, resends: 0, badAcks: 0, badCommands: 0 };
   private running = false;
   private listening = false;
   private handshake: 'waiting' | 'done' = 'waiting';
@@ -110,7 +119,7 @@ export class SyncClient {
     this.limited = new RateLimitedLog(opts.log, () => opts.clock.monotonic());
   }
 
-  private topic(channel: 'status' | 'telemetry' | 'events' | 'state' | 'ack' | 'cmd'): string {
+  private topic(channel: 'status' | 'telemetry' | 'events' | 'state' | 'ack' | 'cmd' | 'cmd-result'): string {
     return topic(this.opts.site, this.opts.edge, channel);
   }
 
@@ -250,9 +259,47 @@ export class SyncClient {
       return;
     }
     if (t === this.topic('cmd')) {
-      // [DESIGN §5] retained messages never actuate anything. Commands arrive with local control.
-      if (retained) this.limited.warn('sync:retained-cmd', {}, 'ignored a retained command');
+      // [DESIGN §5] retained messages never actuate anything.
+      if (retained) {
+        this.counters.badCommands++;
+        this.limited.warn('sync:retained-cmd', {}, 'ignored a retained command');
+        return;
+      }
+      const raw = safeJson(payload);
+      const parsed = commandSchema.safeParse(raw);
+      if (!parsed.success) {
+        this.counters.badCommands++;
+        this.limited.warn('sync:bad-cmd', { bytes: payload.length }, 'ignored a malformed command');
+        // Answer when the id is readable, so the sender learns why nothing happened.
+        const id = raw !== null && typeof raw === 'object' && typeof (raw as { id?: unknown }).id === 'string' ? (raw as { id: string }).id : undefined;
+        if (id !== undefined && id.length <= 64) {
+          this.sendResult({ id, status: 'rejected', reason: `malformed command: ${parsed.error.issues[0]?.message ?? 'invalid'}`, ts: this.opts.clock.now() });
+        }
+        return;
+      }
+      if (!this.opts.onCommand) {
+        this.sendResult({ id: parsed.data.id, status: 'rejected', reason: 'this edge runs no local control (no actuators configured)', ts: this.opts.clock.now() });
+        return;
+      }
+      this.opts.onCommand(parsed.data);
     }
+  }
+
+  /** Publishes a command result on …/cmd-result (QoS 1; lost only if the link is down, like the command). */
+  sendResult(result: CommandResult): void {
+    const client = this.client;
+    if (!client?.connected) {
+      this.limited.warn('sync:result-offline', { id: result.id }, 'command result not sent: not connected');
+      return;
+    }
+    client.publish(this.topic('cmd-result'), JSON.stringify(result), { qos: 1 }, (err) => {
+      if (err) this.limited.warn('sync:result', { err: err.message }, 'command result not sent');
+    });
+  }
+
+  /** Sends a fresh …/state soon (control changed: a valve opened). */
+  stateChanged(): void {
+    void this.publishState();
   }
 
   private onAck(seq: number): void {
@@ -319,8 +366,9 @@ export class SyncClient {
     const client = this.client;
     if (!client?.connected) return;
     const readings = this.opts.outbox.latest();
-    const json = JSON.stringify({ ts: this.opts.clock.now(), readings });
-    const key = JSON.stringify(readings);
+    const extras = this.opts.stateExtras?.() ?? {};
+    const json = JSON.stringify({ ts: this.opts.clock.now(), readings, ...extras });
+    const key = JSON.stringify([readings, extras]);
     if (key === this.lastStateJson) return;
     try {
       await client.publishAsync(this.topic('state'), json, { qos: 1, retain: true });
