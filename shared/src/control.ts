@@ -32,7 +32,14 @@ export const timeOfDaySchema = z
   .refine((s) => parseTimeOfDay(s) !== undefined, { message: 'write a time as "05:30", "sunrise", "sunset+30m" or "sunrise-1h"' });
 
 /** Local date "YYYY-MM-DD". */
-const localDate = z.string().regex(/^\d{4}-\d{2}-\d{2}$/, { message: 'write a date as YYYY-MM-DD' });
+const localDate = z
+  .string()
+  .regex(/^\d{4}-\d{2}-\d{2}$/, { message: 'write a date as YYYY-MM-DD' })
+  .refine((d) => {
+    const [y, m, day] = d.split('-').map(Number) as [number, number, number];
+    const t = new Date(Date.UTC(y, m - 1, day));
+    return t.getUTCFullYear() === y && t.getUTCMonth() === m - 1 && t.getUTCDate() === day;
+  }, { message: 'no such date (check the day of the month)' });
 
 /**
  * Which days a program runs: "daily", "odd" or "even" day of the month (the 31st and
