@@ -19,6 +19,7 @@ import { setupGpio } from './gpio/setup.js';
 import { createOutputs, openOutputs, closeOutputs } from './outputs/create.js';
 import type { WatchedOutput } from './outputs/watch.js';
 import { ControlEngine } from './control/engine.js';
+import { Buttons } from './control/buttons.js';
 import { CONTROL_FILE, SqliteControlStore, type ControlStore } from './control/store.js';
 import { edgeMeta } from './meta.js';
 import { bindSimulatedIrrigation } from './sim/irrigation.js';
@@ -77,6 +78,8 @@ export class EdgeApp {
   private controlStore: ControlStore | undefined;
   private http: LocalServer | undefined;
   private unbindIrrigation: (() => void) | undefined;
+  private buttons: Buttons | undefined;
+  private pinSetup: { pins: PinBackend & OutputPinBackend; chipBase: number } | undefined;
   private resultListeners: ((r: CommandResult) => void)[] = [];
   private readonly queues = new Map<string, BusQueue>();
   private snapshotTimer: TimerHandle | undefined;
@@ -176,6 +179,19 @@ export class EdgeApp {
         },
       });
       await this.control.start();
+      if (site.buttons.length > 0) {
+        const { pins, chipBase } = await this.pinsFor();
+        const control = this.control;
+        this.buttons = new Buttons(site.buttons, {
+          pins,
+          chipBase,
+          clock,
+          log: log.child({ module: 'buttons' }),
+          running: (zone) => control.core.active.some((r) => r.zone === zone),
+          command: (cmd) => this.command(cmd),
+        });
+        this.buttons.start();
+      }
     }
 
     if (site.cloud) {
@@ -260,6 +276,7 @@ export class EdgeApp {
     clock.clearTimeout(this.snapshotTimer);
     await this.http?.stop();
     this.poller.stop();
+    this.buttons?.stop();
     // Control stops before the buses: Modbus relay coils are put in their safe state through them.
     await this.control?.stop();
     await closeOutputs(this.outputs);
@@ -311,15 +328,7 @@ export class EdgeApp {
     const needsPins = site.actuators.some((a) => a.output.driver === 'gpio');
     let pins: OutputPinBackend | undefined;
     let chipBase = 0;
-    if (needsPins) {
-      if (this.deps.pins) pins = this.deps.pins;
-      else if (site.edge.gpio.driver === 'simulated') pins = this.requireField().pins;
-      else {
-        const setup = await setupGpio(site.edge.gpio, { clock });
-        pins = setup.backend;
-        chipBase = setup.chipBase;
-      }
-    }
+    if (needsPins) ({ pins, chipBase } = await this.pinsFor());
     this.outputs = createOutputs(site.actuators, {
       ...(pins && { pins }),
       chipBase,
@@ -336,6 +345,19 @@ export class EdgeApp {
   /** Resolves when every bus queue is idle (tests). */
   async settle(): Promise<void> {
     await Promise.all([...this.queues.values()].map((q) => q.whenIdle()));
+  }
+
+  /** The GPIO lines for outputs and buttons (inputs set up their own through GpioInputDriver). */
+  private async pinsFor(): Promise<{ pins: PinBackend & OutputPinBackend; chipBase: number }> {
+    if (this.pinSetup) return this.pinSetup;
+    const site = this.deps.config.site;
+    if (this.deps.pins) this.pinSetup = { pins: this.deps.pins, chipBase: 0 };
+    else if (site.edge.gpio.driver === 'simulated') this.pinSetup = { pins: this.requireField().pins, chipBase: 0 };
+    else {
+      const setup = await setupGpio(site.edge.gpio, { clock: this.deps.clock });
+      this.pinSetup = { pins: setup.backend, chipBase: setup.chipBase };
+    }
+    return this.pinSetup;
   }
 
   private requireField(): SimulatedField {

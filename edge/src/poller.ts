@@ -42,6 +42,8 @@ export interface BusStats {
  */
 export class BusQueue {
   private readonly jobs: { label: string; run: () => Promise<void> }[] = [];
+  /** Jobs queued with `first` (output writes): run before any queued poll, in their own order. */
+  private readonly urgent: { label: string; run: () => Promise<void> }[] = [];
   private running = false;
   private stopped = false;
   private dropped = 0;
@@ -59,9 +61,19 @@ export class BusQueue {
     private readonly limited: RateLimitedLog,
   ) {}
 
-  /** Queues a job; returns false (and counts a drop) when the queue is full. */
-  enqueue(label: string, run: () => Promise<void>): boolean {
+  /**
+   * Queues a job; returns false (and counts a drop) when the queue is full. With `first` (a
+   * valve or pump write) it goes ahead of every queued poll, right after the request on the
+   * wire; such jobs are few, so they are never dropped for a queue full of polls, and stop()
+   * lets them finish.
+   */
+  enqueue(label: string, run: () => Promise<void>, opts: { first?: boolean } = {}): boolean {
     if (this.stopped) return false;
+    if (opts.first) {
+      this.urgent.push({ label, run });
+      if (!this.running) void this.drain();
+      return true;
+    }
     if (this.jobs.length >= this.bus.queueLimit) {
       this.dropped++;
       this.limited.warn(`queue-full:${this.bus.id}`, { bus: this.bus.id, dropped: this.dropped }, `bus ${this.bus.id}: queue full, request dropped`);
@@ -74,7 +86,7 @@ export class BusQueue {
 
   /** Resolves when the queue is empty and nothing runs. */
   whenIdle(): Promise<void> {
-    if (!this.running && this.jobs.length === 0) return Promise.resolve();
+    if (!this.running && this.jobs.length === 0 && this.urgent.length === 0) return Promise.resolve();
     return new Promise((r) => this.idle.push(r));
   }
 
@@ -101,11 +113,12 @@ export class BusQueue {
   }
 
   stats(): BusStats {
-    return { id: this.bus.id, describe: describe(this.bus), open: this.link.isOpen, depth: this.jobs.length, dropped: this.dropped, served: this.served, reconnects: this.reconnects };
+    return { id: this.bus.id, describe: describe(this.bus), open: this.link.isOpen, depth: this.jobs.length + this.urgent.length, dropped: this.dropped, served: this.served, reconnects: this.reconnects };
   }
 
   async stop(): Promise<void> {
     this.stopped = true;
+    // Queued polls are dropped; queued output writes (a safe state on shutdown) still go out.
     this.jobs.length = 0;
     await this.whenIdle();
     await this.link.close();
@@ -115,7 +128,7 @@ export class BusQueue {
     this.running = true;
     const gap = this.bus.interFrameGap ?? t35Ms('baud' in this.bus ? this.bus.baud : 115200);
     try {
-      for (let job = this.jobs.shift(); job; job = this.jobs.shift()) {
+      for (let job = this.urgent.shift() ?? this.jobs.shift(); job; job = this.urgent.shift() ?? this.jobs.shift()) {
         try {
           await job.run();
         } catch (err) {

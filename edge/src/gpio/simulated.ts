@@ -1,7 +1,7 @@
 import { VillageError } from '@smart-village/shared';
 import type { Clock } from '../clock.js';
 import type { Level } from './inputs.js';
-import type { Pin, PinBackend, PinOpenOptions } from './backend.js';
+import type { OutputPin, OutputPinBackend, Pin, PinBackend, PinOpenOptions } from './backend.js';
 
 interface SimLine {
   level: Level;
@@ -9,6 +9,15 @@ interface SimLine {
   watchers: ((value: Level) => void)[];
   errorWatchers: ((err: Error) => void)[];
   failure: Error | undefined;
+  /** Every level an output drove, from its export on. */
+  history: LevelChange[];
+  writeFailure: Error | undefined;
+}
+
+/** A level an output line took, and when (the backend's clock, wall ms). */
+export interface LevelChange {
+  readonly at: number;
+  readonly level: Level;
 }
 
 export interface SimulatedPulseOptions {
@@ -19,12 +28,13 @@ export interface SimulatedPulseOptions {
 /**
  * The simulated twin of the GPIO lines: tests and the demo set levels and send pulse trains;
  * pins opened through it see them like the edges of a real line. Levels are electrical
- * (activeLow is applied by the driver, as on the real pin).
+ * (activeLow is applied by the driver, as on the real pin). Output lines record every level
+ * they take with its time, so a test can prove a relay never pulsed.
  */
-export class SimulatedPinBackend implements PinBackend {
+export class SimulatedPinBackend implements PinBackend, OutputPinBackend {
   private readonly lines = new Map<number, SimLine>();
 
-  /** @param clock times pulse trains; only `pulse` needs it. */
+  /** @param clock times pulse trains and output history (without one, history uses Date.now). */
   constructor(private readonly clock?: Clock) {}
 
   open(sysfsPin: number, _opts: PinOpenOptions): Pin {
@@ -55,6 +65,49 @@ export class SimulatedPinBackend implements PinBackend {
         line.errorWatchers = [];
       },
     };
+  }
+
+  openOutput(sysfsPin: number, initial: Level): OutputPin {
+    const line = this.line(sysfsPin);
+    if (line.failure) throw line.failure;
+    if (line.open) throw new VillageError('GPIO_UNAVAILABLE', `GPIO sysfs ${sysfsPin} is already open`, { sysfsPin });
+    line.open = true;
+    line.watchers = [];
+    line.errorWatchers = [];
+    // Direction and level in one step, as sysfs "high"/"low": one entry, whatever was there.
+    line.level = initial;
+    line.history.push({ at: this.now(), level: initial });
+    let released = false;
+    const closed = (): VillageError => new VillageError('GPIO_UNAVAILABLE', `GPIO sysfs ${sysfsPin} is closed`, { sysfsPin });
+    return {
+      write: (level) => {
+        if (released) throw closed();
+        if (line.writeFailure) throw line.writeFailure;
+        if (line.level === level) return;
+        line.level = level;
+        line.history.push({ at: this.now(), level });
+      },
+      read: () => {
+        if (released) throw closed();
+        return line.level;
+      },
+      close: () => {
+        if (released) return;
+        released = true;
+        // Like the Pi's kernel, the line keeps the level it was driven to.
+        line.open = false;
+      },
+    };
+  }
+
+  /** Every level output line `sysfsPin` took, oldest first (a copy). */
+  history(sysfsPin: number): LevelChange[] {
+    return [...(this.lines.get(sysfsPin)?.history ?? [])];
+  }
+
+  /** Makes writes to this output line throw (a failing kernel write); `undefined` heals it. */
+  failWrites(sysfsPin: number, error: Error | undefined): void {
+    this.line(sysfsPin).writeFailure = error;
   }
 
   /** Drives the electrical level of a line; watchers hear it only when it changes. */
@@ -107,9 +160,13 @@ export class SimulatedPinBackend implements PinBackend {
   private line(sysfsPin: number): SimLine {
     let line = this.lines.get(sysfsPin);
     if (!line) {
-      line = { level: 0, open: false, watchers: [], errorWatchers: [], failure: undefined };
+      line = { level: 0, open: false, watchers: [], errorWatchers: [], failure: undefined, history: [], writeFailure: undefined };
       this.lines.set(sysfsPin, line);
     }
     return line;
+  }
+
+  private now(): number {
+    return this.clock?.now() ?? Date.now();
   }
 }

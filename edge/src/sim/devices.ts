@@ -35,9 +35,11 @@ export class SimulatedField {
   private timer: TimerHandle | undefined;
   private lastRainMm = 0;
   private rainRemainderTips = 0;
+  /** GPIO flow meters whose flow the outputs decide (sim/irrigation.ts): device id → L/min now. */
+  private readonly meters = new Map<string, () => number>();
 
   constructor(
-    private readonly config: EdgeConfig,
+    readonly config: EdgeConfig,
     private readonly clock: Clock,
     private readonly log: Logger,
   ) {
@@ -54,6 +56,20 @@ export class SimulatedField {
     const line = this.lines.get(busId);
     if (!line) throw new Error(`no simulated bus "${busId}"`);
     return line;
+  }
+
+  /** The village field or tank a configured sensor id measures (Modbus devices), if any. */
+  thingOfSensor(sensor: string): string | undefined {
+    return this.devices.find((d) => Object.values(d.dev.sensorOf).includes(sensor))?.thing;
+  }
+
+  /**
+   * Makes the GPIO flow meter `deviceId` pulse at `lpm()` L/min instead of following the first
+   * tank's draw; `undefined` restores that default.
+   */
+  meterFlow(deviceId: string, lpm: (() => number) | undefined): void {
+    if (lpm) this.meters.set(deviceId, lpm);
+    else this.meters.delete(deviceId);
   }
 
   start(): void {
@@ -124,12 +140,23 @@ export class SimulatedField {
         const r = (hashString(thing) % 1000) / 1000;
         this.village.addField(thing, { initialMoisture: 24 + 10 * r, areaM2: 800 + 800 * r });
       }
-      if (quantities.has('water-level') && !things.tanks.includes(thing)) {
+      // A tank sensor reports its level in cm or, scaled by the tank's height, its fill in %.
+      if ((quantities.has('water-level') || quantities.has('water-fill')) && !things.tanks.includes(thing)) {
         const level = dev.points.find((p) => p.quantity === 'water-level');
         const heightCm = level && level.max < 1000 ? level.max : 200;
         this.village.addTank(thing, { capacityL: 5000, heightCm, initialFill: 0.7, inflowLpm: 2 });
       }
       this.devices.push({ dev, bank, thing, stuck: false, noise: 0 });
+    }
+    // Relay boards of modbus actuators on a simulated line: their coils exist, start off and
+    // keep what the outputs write (a unit may also be a sensor device above).
+    for (const a of site.actuators) {
+      if (a.output.driver !== 'modbus') continue;
+      const map = units.get(a.output.bus);
+      if (!map) continue;
+      const bank = map.get(a.output.slave) ?? new MemoryBank();
+      map.set(a.output.slave, bank);
+      bank.define('coil', a.output.coil, 1);
     }
     for (const f of site.simulation?.faults ?? []) {
       const d = this.devices.find((x) => x.dev.config.id === f.device);
@@ -176,7 +203,10 @@ export class SimulatedField {
     }
   }
 
-  /** Float switches follow the first tank; rain gauges tip with the rain; flow meters pulse with irrigation. */
+  /**
+   * Float switches follow the first tank; rain gauges tip with the rain; flow meters pulse with
+   * the flow through them (meterFlow), else with what the first tank gives.
+   */
   private refreshPins(): void {
     const tanks = this.village.things().tanks;
     const rain = this.village.value('', 'rain');
@@ -195,7 +225,8 @@ export class SimulatedField {
         this.rainRemainderTips = tips - whole;
         if (whole > 0) this.pins.pulse(sysfs, whole, { periodMs: Math.max(2, Math.floor(REFRESH_MS / (whole + 1))) });
       } else if (g.mode === 'flow-meter') {
-        const lpm = tanks[0] ? this.village.value(tanks[0], 'flow') : 0;
+        const metered = this.meters.get(g.id);
+        const lpm = metered ? metered() : tanks[0] ? this.village.value(tanks[0], 'flow') : 0;
         const pulses = Math.round(((lpm * g.pulsesPerLitre) / 60_000) * REFRESH_MS);
         if (pulses > 0) this.pins.pulse(sysfs, pulses, { periodMs: Math.max(1, Math.floor(REFRESH_MS / (pulses + 1))) });
       }

@@ -13,7 +13,7 @@ import { BusQueue, Poller, type DeviceStats } from '../../src/poller.js';
 export const SITE_HEADER = `
 version: 1
 site: { id: it, name: Integration, timezone: Asia/Ho_Chi_Minh, lat: 10, lon: 105 }
-edge: { id: pi-it, gpio: { driver: simulated } }
+edge: { id: pi-it, gpio: { driver: simulated }, http: { port: 0 } }
 `;
 
 export interface Stack {
