@@ -218,7 +218,7 @@ devices:
     const readings = r.out.slice(r.out.indexOf('last readings:'));
     // The named soil-1 moisture sensor and the tank level, with plausible good values.
     const moisture = /^ {2}ruong-1-do-am\s+([\d.]+) %VWC\s+good/m.exec(readings);
-    const level = /^ {2}bon-nuoc-muc\s+([\d.]+) cm\s+good/m.exec(readings);
+    const level = /^ {2}bon-nuoc-muc\s+([\d.]+) %\s+good/m.exec(readings);
     expect(moisture, readings).not.toBeNull();
     expect(level, readings).not.toBeNull();
     expect(Number(moisture?.[1])).toBeGreaterThan(0);

@@ -35,7 +35,7 @@ describe('site config', () => {
     expect(cfg.modbus.find((d) => d.config.id === 'soil-1')?.sensorOf.ec).toBe('soil-1-ec');
     // Per-register override applied on top of the profile.
     const level = cfg.modbus.find((d) => d.config.id === 'tank')?.points.find((p) => p.name === 'level');
-    expect(level).toMatchObject({ offset: 220, max: 220, scale: -0.1 });
+    expect(level).toMatchObject({ offset: 100, max: 100, scale: -0.05, quantity: 'water-fill', unit: '%' });
     expect(Object.isFrozen(cfg.site)).toBe(true);
   });
 
