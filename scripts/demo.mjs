@@ -56,6 +56,20 @@ function stopAll() {
 process.on('SIGINT', stopAll);
 process.on('SIGTERM', stopAll);
 
+// The garden's firmware node: a simulated node on one end of a socat pty pair, the edge on the
+// other (the port named in examples/demo-village.yaml).
+const simNode = join(root, 'firmware-bridge', 'dist', 'sim-node-cli.js');
+const ttyEdge = join(root, 'data', 'tty-vuon-rau');
+const ttyNode = `${ttyEdge}-node`;
+mkdirSync(join(root, 'data'), { recursive: true });
+if (spawnSync('socat', ['-V'], { stdio: 'ignore' }).status === 0) {
+  const socat = spawn('socat', [`pty,raw,echo=0,link=${ttyEdge}`, `pty,raw,echo=0,link=${ttyNode}`], { stdio: 'ignore' });
+  children.push(socat);
+  setTimeout(() => start('node', [simNode, '--port', ttyNode, '--interval', '10s', '--sensors', 'moisture:soil-moisture,temperature:soil-temperature,battery:battery:2']), 500);
+} else {
+  console.log('socat not found (apt-get install socat): the demo runs without its firmware node');
+}
+
 start('cloud', [cloudCli, 'run', '--db', cloudDb, '--host', '127.0.0.1', '--mqtt-port', mqttPort, '--http-port', httpPort]);
 // Give the broker a moment; the edge reconnects by itself anyway.
 setTimeout(() => {

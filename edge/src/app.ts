@@ -20,12 +20,13 @@ import { createOutputs, openOutputs, closeOutputs } from './outputs/create.js';
 import type { WatchedOutput } from './outputs/watch.js';
 import { ControlEngine } from './control/engine.js';
 import { Buttons } from './control/buttons.js';
+import { FirmwareDevices } from './firmware/devices.js';
 import { CONTROL_FILE, SqliteControlStore, type ControlStore } from './control/store.js';
 import { edgeMeta } from './meta.js';
 import { bindSimulatedIrrigation } from './sim/irrigation.js';
 import { LocalServer } from './http/server.js';
 import { ensureLocalToken } from './http/local-token.js';
-import type { Command, CommandResult, ControlState } from '@smart-village/shared';
+import type { ActuatorConfig, Command, CommandResult, ControlState } from '@smart-village/shared';
 
 export const EDGE_VERSION = '0.1.0';
 
@@ -56,6 +57,7 @@ export interface EdgeSnapshot {
   devices: DeviceStats[];
   sync?: SyncStats;
   control?: ControlState;
+  firmware?: ReturnType<FirmwareDevices['stats']>;
   /** Where the local page and API listen (the CLI finds the service here). */
   http?: { host: string; port: number };
 }
@@ -79,6 +81,7 @@ export class EdgeApp {
   private http: LocalServer | undefined;
   private unbindIrrigation: (() => void) | undefined;
   private buttons: Buttons | undefined;
+  private firmware: FirmwareDevices | undefined;
   private pinSetup: { pins: PinBackend & OutputPinBackend; chipBase: number } | undefined;
   private resultListeners: ((r: CommandResult) => void)[] = [];
   private readonly queues = new Map<string, BusQueue>();
@@ -122,6 +125,15 @@ export class EdgeApp {
         new ModbusSerialLink(bus, bus.type === 'simulated' ? () => this.requireField().portFor(bus.id) : undefined);
       this.queues.set(bus.id, new BusQueue(bus, link, clock, log.child({ module: 'bus', bus: bus.id }), limited));
     }
+    const toControl = (r: Reading[]): void => {
+      this.outbox.addReadings(r);
+      this.control?.onReadings(r);
+    };
+    if (site.devices.some((d) => d.driver === 'firmware')) {
+      // Nodes push readings; their relays are outputs, so the lines open before the outputs.
+      this.firmware = new FirmwareDevices(config, { outbox: this.outbox, clock, log, clockSynced: synced, onReadings: toControl });
+      await this.firmware.start();
+    }
     // Outputs first, before any polling: every valve, pump and light goes to its safe state
     // the moment the service starts (after a crash mid-irrigation the valve closes here).
     if (site.actuators.length > 0) {
@@ -129,10 +141,7 @@ export class EdgeApp {
       // In the simulated village the valves and the pump really water the model's fields.
       if (this.deps.field && site.zones.length > 0) this.unbindIrrigation = bindSimulatedIrrigation(this.deps.field, site.zones, site.actuators, this.outputs);
     }
-    const onReadings = (r: Reading[]): void => {
-      this.outbox.addReadings(r);
-      this.control?.onReadings(r);
-    };
+    const onReadings = toControl;
     this.poller = new Poller({ clock, log: log.child({ module: 'poller' }), devices: config.modbus, queues: this.queues, onReadings, onEvent, clockSynced: synced });
     this.deps.field?.start();
     this.poller.start();
@@ -170,6 +179,7 @@ export class EdgeApp {
         },
         onChange: () => {
           this.sync?.stateChanged();
+          this.http?.controlChanged();
           // `village-edge status` and `explain` read the snapshot: show a valve change at once.
           if (this.running) this.writeSnapshot();
         },
@@ -239,15 +249,19 @@ export class EdgeApp {
 
     const httpCfg = site.edge.http;
     if (httpCfg.enabled) {
-      this.http = new LocalServer({
+      const http = new LocalServer({
         host: httpCfg.host,
         port: httpCfg.port,
         log: log.child({ module: 'http' }),
-        now: () => clock.now(),
+        clock,
         localToken: ensureLocalToken(dataDir),
         command: (cmd) => this.command(cmd),
         controlState: () => this.control?.state(),
+        // The web app on the village LAN, from this edge's own store.
+        web: { config, outbox: this.outbox, dataDir },
       });
+      this.http = http;
+      this.onCommandResult((r) => http.commandResult(r));
       try {
         await this.http.start();
       } catch (err) {
@@ -281,6 +295,7 @@ export class EdgeApp {
     await this.control?.stop();
     await closeOutputs(this.outputs);
     this.unbindIrrigation?.();
+    await this.firmware?.stop();
     this.controlStore?.close();
     await this.gpio?.stop();
     await Promise.all([...this.queues.values()].map((q) => q.stop()));
@@ -306,6 +321,7 @@ export class EdgeApp {
       buses: [...this.queues.values()].map((q) => q.stats()),
       devices: this.poller.stats(),
       ...(this.sync ? { sync: this.sync.stats() } : {}),
+      ...(this.firmware ? { firmware: this.firmware.stats() } : {}),
       ...(this.control ? { control: this.control.state() } : {}),
       ...(this.http ? { http: { host: site.edge.http.host, port: this.http.port } } : {}),
     };
@@ -333,6 +349,7 @@ export class EdgeApp {
       ...(pins && { pins }),
       chipBase,
       busQueues: this.queues,
+      ...(this.firmware && { firmware: (a: ActuatorConfig) => (this.firmware as FirmwareDevices).output(a, { leaseEnd: (id) => this.control?.leases.leaseEndOf(id) }) }),
       clock,
       log: log.child({ module: 'outputs' }),
     });

@@ -72,6 +72,7 @@ export function resolveConfig(input: unknown, file = '<config>'): EdgeConfig {
       gpio.push(dev);
       return;
     }
+    if (dev.driver === 'firmware') return; // resolved by edge/src/firmware (nodes declare their sensors at run time)
     const bus = site.buses.find((b) => b.id === dev.bus);
     let points: RegisterPoint[] = [];
     if (dev.profile !== undefined) {
@@ -150,8 +151,12 @@ function controlSensorProblems(config: Pick<EdgeConfig, 'site' | 'modbus' | 'gpi
   const catalog = new Map(sensorCatalog(config).map((s) => [s.id, s]));
   const known = [...catalog.keys()];
   const out: ConfigProblem[] = [];
+  // Firmware nodes declare their sensors in their hello, at run time: accept their ids unchecked.
+  const firmware = config.site.devices.filter((d) => d.driver === 'firmware').map((d) => d.id);
+  const declaredOnFirmware = new Set(config.site.sensors.filter((s) => firmware.includes(s.source.split('/')[0] ?? '')).map((s) => s.id));
   const check = (id: string | undefined, path: PropertyKey[], units?: string[]): void => {
     if (id === undefined) return;
+    if (declaredOnFirmware.has(id) || firmware.some((d) => id.startsWith(`${d}-`))) return;
     const s = catalog.get(id);
     if (!s) {
       const near = known.filter((k) => k.includes(id.split('-')[0] ?? id)).slice(0, 6);

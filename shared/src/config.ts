@@ -161,13 +161,49 @@ export const gpioDeviceSchema = z
   })
   .strict();
 
+/** A microcontroller node on a firmware line (firmware-bridge/PROTOCOL.md). */
+export const firmwareNodeSchema = z
+  .object({
+    /** The node id set in its firmware, 1-254. */
+    node: z.number().int().min(1).max(254),
+    /** Part of its sensor ids: {device}-{name}-{sensor}. Default n{node}. */
+    name: pointName.optional(),
+    /** Silence after which the node is offline; default 3 of its heartbeats + 2 s. */
+    offlineAfter: duration(1000).optional(),
+  })
+  .strict();
+
+/**
+ * A serial line of firmware nodes: one ESP32/Arduino on USB, or a LoRa/RS-485 gateway relaying
+ * many. Nodes push readings (no polling); each declares its sensors in its hello.
+ */
+export const firmwareDeviceSchema = z
+  .object({
+    driver: z.literal('firmware'),
+    id: idSchema,
+    name: z.string().optional(),
+    /** Serial device; prefer /dev/serial/by-id/... which survives replugging. */
+    port: z.string().min(1),
+    baud: z.number().int().positive().default(115200),
+    nodes: z.array(firmwareNodeSchema).min(1, { message: 'list the nodes on this line, e.g. nodes: [{ node: 1 }]' }),
+    /** How long to wait for a node's ack of a command, and resends after the first. */
+    ackTimeout: duration(10).default(1000),
+    retries: z.number().int().min(0).max(10).default(2),
+    /** First and longest wait before reopening the port after an unplug. */
+    backoffMin: duration(50).default(500),
+    backoffMax: duration(100).default(30_000),
+  })
+  .strict();
+
 /** `driver` defaults to modbus, the common case on an RS-485 line. */
 export const deviceSchema = z.preprocess(
   (v) => (v !== null && typeof v === 'object' && !('driver' in v) ? { ...v, driver: 'modbus' } : v),
-  z.discriminatedUnion('driver', [modbusDeviceSchema, gpioDeviceSchema]),
+  z.discriminatedUnion('driver', [modbusDeviceSchema, gpioDeviceSchema, firmwareDeviceSchema]),
 );
 export type ModbusDeviceConfig = z.output<typeof modbusDeviceSchema>;
 export type GpioDeviceConfig = z.output<typeof gpioDeviceSchema>;
+export type FirmwareDeviceConfig = z.output<typeof firmwareDeviceSchema>;
+export type FirmwareNodeConfig = z.output<typeof firmwareNodeSchema>;
 export type DeviceConfig = z.output<typeof deviceSchema>;
 
 export const sensorSchema = z
@@ -186,6 +222,8 @@ export const outputSchema = z.discriminatedUnion('driver', [
   z.object({ driver: z.literal('gpio'), pin: z.number().int().min(0).max(27) }).strict(),
   z.object({ driver: z.literal('modbus'), bus: idSchema, slave: z.number().int().min(0).max(255), coil: z.number().int().min(0).max(65535) }).strict(),
   z.object({ driver: z.literal('simulated') }).strict(),
+  /** A relay channel of a firmware node; the node itself switches it off when an ON's time is up. */
+  z.object({ driver: z.literal('firmware'), device: idSchema, node: z.number().int().min(1).max(254), channel: z.number().int().min(0).max(7) }).strict(),
 ]);
 
 export const actuatorSchema = z
@@ -370,6 +408,7 @@ export function crossCheckSiteConfig(input: unknown): ConfigProblem[] {
     }
   });
   list(cfg.buttons).forEach((b, i) => claim(b.pin, str(b.id) ?? `buttons[${i}]`, ['buttons', i, 'pin']));
+  crossCheckFirmware(cfg, devices, add);
   const actuators = list(cfg.actuators);
   const actIds = actuators.map((a) => str(a.id) ?? '');
   duplicates(actIds).forEach((i) => add(['actuators', i, 'id'], `duplicate actuator id "${actIds[i]}"`));
@@ -420,6 +459,59 @@ export function crossCheckSiteConfig(input: unknown): ConfigProblem[] {
     if (dev !== undefined && !devIds.includes(dev)) add(['sensors', i, 'source'], `unknown device "${dev}" (defined: ${devIds.join(', ') || 'none'})`);
   });
   return out;
+}
+
+/**
+ * Firmware lines: one owner per serial port (not a Modbus bus too), unique node ids and names on
+ * a line, actuators on a node of the line, each relay channel driven by one actuator only.
+ */
+function crossCheckFirmware(cfg: Loose, devices: Loose[], add: (path: PropertyKey[], message: string) => void): void {
+  const ports = new Map<string, string>();
+  list(cfg.buses).forEach((b) => b.type === 'rtu' && typeof b.port === 'string' && ports.set(b.port, `bus "${String(b.id)}"`));
+  const lines = new Map<string, Loose>();
+  devices.forEach((d, i) => {
+    if (d.driver !== 'firmware') return;
+    const id = str(d.id) ?? `devices[${i}]`;
+    lines.set(id, d);
+    const port = str(d.port);
+    if (port !== undefined) {
+      const other = ports.get(port);
+      // Two readers of one serial port would each get half of the bytes.
+      if (other !== undefined) add(['devices', i, 'port'], `${port} is already used by ${other}`);
+      else ports.set(port, `firmware device "${id}"`);
+    }
+    const nodes = list(d.nodes);
+    const nodeIds = nodes.map((n) => (typeof n.node === 'number' ? String(n.node) : ''));
+    duplicates(nodeIds).forEach((j) => add(['devices', i, 'nodes', j, 'node'], `node ${nodeIds[j]} is listed twice on "${id}"`));
+    const names = nodes.map((n) => str(n.name) ?? `n${String(n.node)}`);
+    duplicates(names).forEach((j) => add(['devices', i, 'nodes', j, 'name'], `node name "${names[j]}" is used twice on "${id}" (sensor ids would clash)`));
+  });
+  const channels = new Map<string, string>();
+  list(cfg.actuators).forEach((a, i) => {
+    const output = (a.output ?? {}) as Loose;
+    if (output.driver !== 'firmware') return;
+    const at = (...rest: PropertyKey[]): PropertyKey[] => ['actuators', i, ...rest];
+    const dev = str(output.device);
+    const line = dev !== undefined ? lines.get(dev) : undefined;
+    if (dev !== undefined && !line) add(at('output', 'device'), `unknown firmware device "${dev}" (defined: ${[...lines.keys()].join(', ') || 'none; add one under devices: with driver: firmware'})`);
+    if (line && typeof output.node === 'number' && !list(line.nodes).some((n) => n.node === output.node)) {
+      add(at('output', 'node'), `node ${output.node} is not listed under the nodes of "${dev}"`);
+    }
+    const key = `${dev}/${String(output.node)}/${String(output.channel)}`;
+    const other = channels.get(key);
+    if (other !== undefined) add(at('output', 'channel'), `channel ${String(output.channel)} of node ${String(output.node)} on "${dev}" is already actuator "${other}"`);
+    else channels.set(key, str(a.id) ?? `actuators[${i}]`);
+    // The node knows its relay's polarity and boots with it off; the edge cannot change either.
+    if (a.activeLow === true) add(at('activeLow'), 'a firmware node handles its relay polarity itself: remove activeLow');
+    if (a.safeState === 'on') add(at('safeState'), 'a firmware node relay is off whenever its ON time runs out: its safe state is off');
+  });
+  list(cfg.sensors).forEach((s, i) => {
+    const [dev, point] = (str(s.source) ?? '').split('/');
+    const line = dev !== undefined ? lines.get(dev) : undefined;
+    if (!line || point === undefined) return;
+    const names = list(line.nodes).map((n) => str(n.name) ?? `n${String(n.node)}`);
+    if (!names.some((n) => point.startsWith(`${n}-`))) add(['sensors', i, 'source'], `"${point}" names no node of "${dev}": write "${dev}/{node name}-{sensor}", e.g. "${dev}/${names[0] ?? 'n1'}-moisture"`);
+  });
 }
 
 /** Validates a site config: the schema and the cross-section checks, every problem at once. */

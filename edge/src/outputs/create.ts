@@ -19,6 +19,8 @@ export interface OutputDeps {
   readonly clock: Clock;
   /** The caller names the module (e.g. log.child({ module: 'outputs' })). */
   readonly log: Logger;
+  /** Makes the outputs of firmware node relays (their bridges must be started). */
+  readonly firmware?: (actuator: ActuatorConfig) => Output & WatchedOutput;
 }
 
 /**
@@ -39,6 +41,10 @@ export function createOutputs(actuators: readonly ActuatorConfig[], deps: Output
         break;
       case 'simulated':
         outputs.set(a.id, new SimulatedOutput(a, { clock, log }));
+        break;
+      case 'firmware':
+        if (!deps.firmware) throw new Error(`output ${a.id}: firmware outputs need the firmware devices`);
+        outputs.set(a.id, deps.firmware(a));
         break;
     }
   }

@@ -47,5 +47,7 @@ export function describeOutput(actuator: Pick<ActuatorConfig, 'id' | 'output'>):
       return `${actuator.id} (bus ${o.bus} slave ${o.slave} coil ${o.coil})`;
     case 'simulated':
       return `${actuator.id} (simulated)`;
+    case 'firmware':
+      return `${actuator.id} (${o.device} node ${o.node} channel ${o.channel})`;
   }
 }
