@@ -33,6 +33,12 @@ const ET_MAX_LOOKBACK = 7 * DAY;
 const MAX_SLEEP = 30_000;
 /** A program run shorter than this after ET scaling or a resume is not worth opening a valve for. */
 const MIN_RUN_MS = 30_000;
+/**
+ * Missed starts are listed (each skipped with an event) at most this far back. A Pi's first
+ * synced pass may move the clock by months (no RTC, an old image), which would otherwise flood
+ * the outbox with one "missed" event per start per zone for every day of the jump.
+ */
+const MISSED_STARTS_LOOKBACK = 7 * DAY;
 
 export type RunSource = 'program' | 'moisture' | 'manual';
 
@@ -205,6 +211,9 @@ export class Controller {
         ...(run.program !== undefined && { program: run.program }),
       });
       if (resume) this.s.queue.unshift({ ...run, key: `${run.key}:resume`, durationMs: left, notBefore: now, reason: `${run.reason} (resumed after restart)` });
+      // Not resumed: the program's next zone must not wait for a run that will never end
+      // (it would sit in the queue until its window closed and then be skipped).
+      else this.releaseChain(run, now);
       if (run.commandId !== undefined) this.result(run.commandId, 'failed', 'the edge restarted during the run', now);
     }
     if (this.s.programsCheckedUntil === undefined) this.s.programsCheckedUntil = now;
@@ -236,8 +245,9 @@ export class Controller {
     this.s.commandIds.push(cmd.id);
     if (this.s.commandIds.length > 200) this.s.commandIds.splice(0, this.s.commandIds.length - 200);
     if (now > cmd.ts + cmd.ttl) {
-      this.reject(cmd, `expired: issued ${Math.round((now - cmd.ts) / 1000)} s ago, valid for ${Math.round(cmd.ttl / 1000)} s`, now);
-      return this.take();
+      // reject() hands back the output with the rejection; a second take() would return an
+      // empty one and the sender would never hear why its command was not carried out.
+      return this.reject(cmd, `expired: issued ${Math.round((now - cmd.ts) / 1000)} s ago, valid for ${Math.round(cmd.ttl / 1000)} s`, now);
     }
     const a = cmd.action;
     switch (a.type) {
@@ -566,20 +576,32 @@ export class Controller {
   private weatherSamples(sensors: SensorView, from: number, to: number): WeatherSample[] {
     const ids = this.opts.config.irrigation.et.sensors;
     if (!ids) return [];
-    const near = (id: string | undefined, ts: number): number | undefined => {
-      if (id === undefined) return undefined;
-      const around = sensors.history(id, ts - 15 * MINUTE, ts + MINUTE).filter((v) => v.value !== null);
-      return around[around.length - 1]?.value ?? undefined;
+    // The newest value of a sensor in [ts - 15 min, ts + 1 min], asked for ascending ts: one
+    // walk along its history (a search of the whole history per sample was quadratic: ~0.1 s
+    // of blocked event loop per program start on a PC for 12 h of 1-minute readings).
+    const near = (id: string | undefined): ((ts: number) => number | undefined) => {
+      if (id === undefined) return () => undefined;
+      const series = sensors.history(id, from - 15 * MINUTE, to + MINUTE).filter((v) => v.value !== null);
+      let i = -1;
+      return (ts) => {
+        while (i + 1 < series.length && (series[i + 1] as SensorValue).ts <= ts + MINUTE) i++;
+        const v = series[i];
+        return v !== undefined && v.ts >= ts - 15 * MINUTE ? (v.value as number) : undefined;
+      };
     };
+    const rhAt = near(ids.relativeHumidity);
+    const windAt = near(ids.windSpeed);
+    const solarAt = near(ids.solarRadiation);
+    const pressureAt = near(ids.airPressure);
     return sensors
       .history(ids.airTemperature, from, to)
       .filter((v) => v.value !== null)
       .map((t) => {
         const sample: WeatherSample = { ts: t.ts, airTemperatureC: t.value as number };
-        const rh = near(ids.relativeHumidity, t.ts);
-        const wind = near(ids.windSpeed, t.ts);
-        const solar = near(ids.solarRadiation, t.ts);
-        const pressure = near(ids.airPressure, t.ts);
+        const rh = rhAt(t.ts);
+        const wind = windAt(t.ts);
+        const solar = solarAt(t.ts);
+        const pressure = pressureAt(t.ts);
         if (rh !== undefined) sample.relativeHumidity = rh;
         if (wind !== undefined) sample.windSpeed = wind;
         if (solar !== undefined) sample.solarWm2 = solar;
@@ -624,7 +646,9 @@ export class Controller {
     }
     this.s.programsCheckedUntil = now + 1;
     for (const program of this.programs.values()) {
-      for (const start of programStarts(program, this.opts.calendar, from, now + 1)) this.programStart(program, start.at, sensors, now);
+      // A start still inside its window is always found, however long the window.
+      const since = Math.max(from, now - Math.max(MISSED_STARTS_LOOKBACK, program.window));
+      for (const start of programStarts(program, this.opts.calendar, since, now + 1)) this.programStart(program, start.at, sensors, now);
     }
   }
 
@@ -671,7 +695,9 @@ export class Controller {
         durationMs = step.duration * factor;
       }
       durationMs = Math.min(Math.round(durationMs), maxRuntimeOf(this.actuator(zone.valve)));
-      const why = `${label}${scale ? `, ${scale.percent} % by ET` : ''}`;
+      // Whole percent in the text: the reason goes into events and the run log (CSV), and
+      // "141.4781878436081 % by ET" explains nothing more than "141 %" (data keeps the exact value).
+      const why = `${label}${scale ? `, ${Math.round(scale.percent)} % by ET` : ''}`;
       if (durationMs < MIN_RUN_MS) {
         this.event(now, 'zone.skipped', 'info', zone.id, `zone ${zone.id} skipped: ${why} leaves ${Math.round(durationMs / 1000)} s, less than ${MIN_RUN_MS / 1000} s`, { program: program.id, ...(scale?.data ?? {}) });
         continue;

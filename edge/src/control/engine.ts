@@ -103,7 +103,7 @@ export class ControlEngine {
     this.running = false;
     this.deps.clock.clearTimeout(this.timer);
     await this.stepping?.catch(() => undefined);
-    this.save();
+    this.save(true);
     await this.keeper.stop();
   }
 
@@ -164,9 +164,11 @@ export class ControlEngine {
       const { clock, log } = this.deps;
       try {
         const now = clock.now();
-        this.handle(this.controller.step(this.history, now, this.deps.clockSynced()));
+        const out = this.controller.step(this.history, now, this.deps.clockSynced());
+        this.handle(out);
         await this.keeper.apply(this.controller.desired(clock.now()));
-        this.save();
+        // A program start always explains itself with an event: save then, so no start runs twice.
+        this.save(out.events.length > 0);
         this.schedule(this.controller.nextWakeAt(clock.now()));
       } catch (err) {
         // A bug in one pass must not leave outputs unattended: leases still run, retry soon.
@@ -203,10 +205,16 @@ export class ControlEngine {
     for (const e of events) this.deps.log.info({ kind: e.kind, source: e.source }, e.message);
   }
 
-  private save(): void {
+  /**
+   * Writes the state when it changed. programsCheckedUntil moves on every pass; alone it is not
+   * worth a write (a full-sync SQLite transaction per pass): it is saved with the next change,
+   * the next pass with events, and at stop.
+   */
+  private save(force = false): void {
     const state = this.controller.persisted;
-    const text = JSON.stringify(state);
-    if (text === this.lastSaved) return;
+    const { programsCheckedUntil: _moving, ...rest } = state;
+    const text = JSON.stringify(rest);
+    if (!force && text === this.lastSaved) return;
     this.deps.store.save(state);
     this.lastSaved = text;
   }

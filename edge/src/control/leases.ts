@@ -18,6 +18,10 @@ interface Held {
   fault?: string;
   /** The lease ran out while control still wanted it on: stays off until control lets go. */
   expired?: boolean;
+  /** The lease ran out at control's own planned end: reported only if control still wants it on. */
+  endedAtPlan?: number;
+  /** The lease ends before control's planned end (maxRuntime cut it short). */
+  capped?: boolean;
 }
 
 export interface LeaseEvents {
@@ -75,16 +79,25 @@ export class LeaseKeeper {
       const w = want.get(id) ?? { on: false, reason: 'idle' };
       if (!w.on) {
         held.expired = false;
+        delete held.endedAtPlan;
         if (held.on || held.fault !== undefined) offs.push(id);
         held.reason = w.reason;
         continue;
       }
-      if (held.expired) continue;
+      if (held.expired) {
+        if (held.endedAtPlan !== undefined && (w.until ?? now) > now) this.reportExpired(id, held.endedAtPlan);
+        delete held.endedAtPlan;
+        // Its lease ended but the off failed (driver error): it is still on past its lease, so
+        // retry the off on every pass, not only once control lets go.
+        if (held.on) offs.push(id);
+        continue;
+      }
       const cfg = this.configs.get(id) as ActuatorConfig;
       const since = held.on ? (held.since ?? now) : now;
       const leaseEnd = Math.min(w.until ?? now, since + maxRuntimeOf(cfg));
       if (leaseEnd <= now) continue;
       held.reason = w.reason;
+      held.capped = leaseEnd < (w.until ?? now);
       if (!held.on) ons.push(id);
       if (held.leaseEnd !== leaseEnd) this.arm(id, held, leaseEnd);
     }
@@ -108,9 +121,16 @@ export class LeaseKeeper {
     if (!held.on) return;
     held.expired = true;
     const heldMs = this.clock.now() - (held.since ?? this.clock.now());
+    // At the end control planned, this timer and control's own pass fall due together and
+    // either may run first: it is an expiry only if control's next pass still wants it on.
+    if (held.capped) this.reportExpired(id, heldMs);
+    else held.endedAtPlan = heldMs;
+    await this.drive(id, false);
+  }
+
+  private reportExpired(id: string, heldMs: number): void {
     this.log.warn({ output: id, heldMs }, `output ${id}: lease ended, turning it off`);
     this.events.expired(id, heldMs);
-    await this.drive(id, false);
   }
 
   private async drive(id: string, on: boolean): Promise<void> {

@@ -107,7 +107,10 @@ export class MemoryControlStore implements ControlStore {
     this.log.push(...runs);
   }
   runs(filter: { zone?: string; from?: number; to?: number; limit?: number } = {}): ZoneRunRecord[] {
-    return this.log
+    // Newest logged first among runs with the same start, as SQLite's "start DESC, id DESC":
+    // reversed insertion order through a stable sort.
+    return [...this.log]
+      .reverse()
       .filter((r) => (filter.zone === undefined || r.zone === filter.zone) && r.start >= (filter.from ?? 0) && r.start < (filter.to ?? Number.MAX_SAFE_INTEGER))
       .sort((a, b) => b.start - a.start)
       .slice(0, filter.limit ?? Infinity);
