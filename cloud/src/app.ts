@@ -1,7 +1,13 @@
 import { connectAsync, MqttClient, type IClientOptions } from 'mqtt';
 import type { Duplex } from 'node:stream';
+import { fileURLToPath } from 'node:url';
 import type { Logger } from 'pino';
+import { topic, type Command } from '@smart-village/shared';
+import type { Alert, AlertOptions } from './alerts/rules.js';
+import { AlertWebhook, type AlertWebhookOptions } from './alerts/webhook.js';
+import type { CommandPublisher } from './api/route.js';
 import { ApiServer } from './api/server.js';
+import type { SessionOptions } from './auth/sessions.js';
 import { hashSecret, newSecret } from './auth/secret.js';
 import { serviceUsername, storeCredentials } from './auth/credentials.js';
 import { createBroker, type VillageBroker } from './broker/broker.js';
@@ -37,7 +43,28 @@ export interface CloudOptions {
   ingest?: boolean;
   group?: string;
   now?: () => number;
+  /**
+   * The built web app served at `/` with the API. Default: web/dist next to this package (skipped
+   * when it was not built); false: API only.
+   */
+  webRoot?: string | false;
+  /** Alert thresholds; defaults in DEFAULT_ALERT_OPTIONS (alerts/rules.ts). */
+  alerts?: Partial<AlertOptions>;
+  /** POST each new alert as JSON to this URL (retries bounded); a string is the URL. */
+  alertWebhook?: string | Omit<AlertWebhookOptions, 'log'>;
+  /** Session lifetimes (defaults: 30 days sliding; kiosks 400 days). */
+  sessions?: Partial<SessionOptions>;
+  /** Behind a reverse proxy: trust X-Forwarded-For (login rate limits) and X-Forwarded-Host (origin checks). */
+  trustProxy?: boolean;
+  /** How long after issue an edge may still carry out a command (default 60 s). */
+  commandTtlMs?: number;
 }
+
+/** web/dist of this checkout or install: ../../web/dist from cloud/dist (and from cloud/src under tests). */
+export const DEFAULT_WEB_ROOT = fileURLToPath(new URL('../../web/dist/', import.meta.url));
+
+/** A command publish whose PUBACK is this late is left to its ttl rather than called failed. */
+const PUBLISH_WAIT_MS = 5000;
 
 /**
  * One village's cloud in one process: the embedded broker (security on by default), the ingest
@@ -48,6 +75,7 @@ export class CloudApp {
   broker: VillageBroker | undefined;
   ingest: Ingest | undefined;
   api: ApiServer | undefined;
+  webhook: AlertWebhook | undefined;
   private client: MqttClient | undefined;
   ports: { mqtt?: number; ws?: number; http?: number } = {};
 
@@ -73,7 +101,26 @@ export class CloudApp {
       log.info({ mqtt: bound.tcpPort, ws: bound.wsPort }, 'embedded broker listening');
     }
     if (this.opts.httpPort !== undefined) {
-      this.api = new ApiServer({ store: this.store, log: log.child({ module: 'api' }), now, host: this.opts.host ?? '0.0.0.0', port: this.opts.httpPort });
+      const hook = this.opts.alertWebhook;
+      if (hook !== undefined) {
+        this.webhook = new AlertWebhook({ ...(typeof hook === 'string' ? { url: hook } : hook), log: log.child({ module: 'webhook' }) });
+      }
+      const webhook = this.webhook;
+      const webRoot = this.opts.webRoot === false ? undefined : (this.opts.webRoot ?? DEFAULT_WEB_ROOT);
+      this.api = new ApiServer({
+        store: this.store,
+        log: log.child({ module: 'api' }),
+        now,
+        host: this.opts.host ?? '0.0.0.0',
+        port: this.opts.httpPort,
+        ...(webRoot !== undefined && { webRoot }),
+        ...(this.opts.alerts && { alerts: this.opts.alerts }),
+        ...(webhook && { onAlert: (site: string, alert: Alert) => webhook.send(site, alert) }),
+        ...(this.opts.sessions && { sessions: this.opts.sessions }),
+        ...(this.opts.trustProxy !== undefined && { trustProxy: this.opts.trustProxy }),
+        ...(this.opts.commandTtlMs !== undefined && { commandTtlMs: this.opts.commandTtlMs }),
+        ...(this.opts.ingest !== false && { publishCommand: this.publishCommand }),
+      });
       await this.api.start();
       this.ports.http = this.api.port;
       log.info({ url: this.api.url }, 'HTTP API listening');
@@ -97,6 +144,26 @@ export class CloudApp {
     this.scheduleDownsampling(now);
   }
 
+  /**
+   * Commands go out through the ingest's own broker connection (in-process, or the external
+   * broker's, whose ACL must let the ingest write …/cmd). QoS 1, never retained [DESIGN §5].
+   */
+  private readonly publishCommand: CommandPublisher = async (site: string, edge: string, command: Command) => {
+    const client = this.client;
+    if (!client?.connected) throw new Error('not connected to the broker');
+    let timer: NodeJS.Timeout | undefined;
+    const late = new Promise<'late'>((resolve) => {
+      timer = setTimeout(() => resolve('late'), PUBLISH_WAIT_MS);
+    });
+    try {
+      const outcome = await Promise.race([client.publishAsync(topic(site, edge, 'cmd'), JSON.stringify(command), { qos: 1, retain: false }), late]);
+      // Queued in the client: it may still go; its ttl decides, and expiry reports it if not.
+      if (outcome === 'late') this.opts.log.warn({ site, edge, command: command.id }, 'the broker has not acknowledged a command yet');
+    } finally {
+      clearTimeout(timer);
+    }
+  };
+
   private downsampleTimer: NodeJS.Timeout | undefined;
 
   /** Hourly: raw readings past the retention become hourly aggregates. */
@@ -114,6 +181,7 @@ export class CloudApp {
   async stop(): Promise<void> {
     clearInterval(this.downsampleTimer);
     await this.api?.stop();
+    await this.webhook?.close();
     await this.ingest?.stop();
     await this.client?.endAsync().catch(() => undefined);
     await this.broker?.close();

@@ -7,7 +7,8 @@ import { ID_PATTERN, parseDuration, toVillageError } from '@smart-village/shared
 import { addEdge, CloudApp } from './app.js';
 import { API_REDACT_PATHS } from './api/server.js';
 import { addApiToken, TOKEN_NAME_PATTERN } from './api/tokens.js';
-import { API_ROLES, type ApiRole } from './store/types.js';
+import { addUser, generatePassword } from './auth/users.js';
+import { API_ROLES, USER_ROLES, type ApiRole, type UserRole } from './store/types.js';
 import { openCloudStore } from './store/index.js';
 
 const USAGE = `village-cloud — the smart-village cloud
@@ -17,6 +18,8 @@ usage:
         [--tls-cert PEM --tls-key PEM [--tls-ca PEM: require client certificates]]
         one process: embedded MQTT broker (TCP + WebSocket), ingest, storage, HTTP API
         [--raw-retention 90d: raw readings older than this become hourly aggregates; 0 keeps them]
+        [--web-root DIR: the built web app served at / (default web/dist; --web-root none: API only)]
+        [--alert-webhook URL: POST each new alert as JSON {site, alert}] [--trust-proxy: behind a reverse proxy]
   village-cloud ingest --broker mqtt://HOST:PORT --username service:ingest --password-file F [--db …] [--group ingest] [--http-port P]
         one stateless ingest worker behind an external broker (Mosquitto, EMQX); HTTP API only with --http-port
   village-cloud edge add --site S --edge E [--db …]
@@ -25,6 +28,12 @@ usage:
   village-cloud token add --name N --role viewer|operator|admin [--db …]
         creates an HTTP API token (or replaces the one with that name) and prints it once
   village-cloud token list [--db …]
+  village-cloud user add NAME --site S --role admin|operator|farmer|viewer [--fields a,b] [--password-file F] [--db …]
+        adds a web app login; farmers need --fields (the fields they own). Without --password-file
+        a password is generated and printed once; only its hash is kept
+  village-cloud user list [--db …]
+  village-cloud user remove NAME [--db …]
+        removes the login and ends its sessions
 
 --db defaults to $VILLAGE_CLOUD_DB or ./cloud-data/cloud.sqlite`;
 
@@ -41,9 +50,10 @@ function logger() {
 
 async function main(argv: string[]): Promise<number> {
   const [command, sub, ...rest] = argv;
-  const args = command === 'edge' || command === 'token' ? rest : [sub, ...rest].filter((a): a is string => a !== undefined);
-  const { values } = parseArgs({
+  const args = command === 'edge' || command === 'token' || command === 'user' ? rest : [sub, ...rest].filter((a): a is string => a !== undefined);
+  const { values, positionals } = parseArgs({
     args,
+    allowPositionals: command === 'user',
     options: {
       db: { type: 'string' },
       host: { type: 'string' },
@@ -62,6 +72,10 @@ async function main(argv: string[]): Promise<number> {
       edge: { type: 'string' },
       name: { type: 'string' },
       role: { type: 'string' },
+      fields: { type: 'string' },
+      'web-root': { type: 'string' },
+      'alert-webhook': { type: 'string' },
+      'trust-proxy': { type: 'boolean' },
     },
   });
   const db = values.db ?? process.env.VILLAGE_CLOUD_DB ?? resolve('cloud-data', 'cloud.sqlite');
@@ -84,9 +98,18 @@ async function main(argv: string[]): Promise<number> {
         console.error(`--http-port must be a port number, got "${httpPort}"`);
         return 2;
       }
+      const webhook = values['alert-webhook'];
+      if (webhook !== undefined && !/^https?:\/\/./.test(webhook)) {
+        console.error(`--alert-webhook must be an http:// or https:// URL`);
+        return 2;
+      }
+      const webRoot = values['web-root'];
       const app = new CloudApp({
         db,
         log,
+        ...(webRoot !== undefined && { webRoot: webRoot === 'none' ? false : resolve(webRoot) }),
+        ...(webhook !== undefined && { alertWebhook: webhook }),
+        ...(values['trust-proxy'] === true && { trustProxy: true }),
         ...(external ? { broker: { url: values.broker as string, username: values.username as string, password: readFileSync(values['password-file'] as string, 'utf8').trim() } } : {}),
         ...(values.host ? { host: values.host } : {}),
         mqttPort: Number(values['mqtt-port'] ?? 1883),
@@ -167,10 +190,72 @@ async function main(argv: string[]): Promise<number> {
         await store.close();
       }
     }
+    case 'user': {
+      const store = openCloudStore(db);
+      await store.init();
+      try {
+        return await userCommand(store, sub, positionals, values);
+      } finally {
+        await store.close();
+      }
+    }
     default:
       console.log(USAGE);
       return command === undefined || command === 'help' ? 0 : 2;
   }
+}
+
+async function userCommand(
+  store: ReturnType<typeof openCloudStore>,
+  sub: string | undefined,
+  positionals: string[],
+  values: { site?: string | undefined; role?: string | undefined; fields?: string | undefined; 'password-file'?: string | undefined },
+): Promise<number> {
+  const name = positionals[0];
+  if (sub === 'add') {
+    const { site, role } = values;
+    if (!name || positionals.length > 1 || !site || !role || !(USER_ROLES as readonly string[]).includes(role)) {
+      console.error(`user add needs NAME, --site and --role ${USER_ROLES.join('|')} (farmers also --fields a,b)`);
+      return 2;
+    }
+    const generated = values['password-file'] === undefined;
+    const password = generated ? generatePassword() : readFileSync(values['password-file'] as string, 'utf8').replace(/\r?\n$/, '');
+    const fields = values.fields?.split(',').map((f) => f.trim()).filter(Boolean);
+    try {
+      await addUser(store, { name, role: role as UserRole, site, ...(fields && { fields }) }, password, Date.now());
+    } catch (err) {
+      const e = toVillageError(err);
+      if (e.code !== 'CONFIG_INVALID' && !(e.code === 'STORE_FAILED' && e.details.reason === 'user-exists')) throw err;
+      console.error(e.message);
+      return 2;
+    }
+    console.log(`user "${name}" (${role}${fields ? ` of ${fields.join(', ')}` : ''}) added at site ${site}.`);
+    if (generated) {
+      console.log('Password (shown once, only a hash is kept):');
+      console.log(`  ${password}`);
+    }
+    return 0;
+  }
+  if (sub === 'list') {
+    for (const u of await store.listUsers()) {
+      console.log(`${u.name.padEnd(24)} ${u.role.padEnd(9)} ${u.site.padEnd(20)} ${u.fields ? u.fields.join(',') : 'all fields'}  created ${new Date(u.createdAt).toISOString()}`);
+    }
+    return 0;
+  }
+  if (sub === 'remove') {
+    if (!name || positionals.length > 1) {
+      console.error('user remove needs NAME');
+      return 2;
+    }
+    if (!(await store.removeUser(name))) {
+      console.error(`no user "${name}"`);
+      return 1;
+    }
+    console.log(`user "${name}" removed; their sessions have ended.`);
+    return 0;
+  }
+  console.error(USAGE);
+  return 2;
 }
 
 main(process.argv.slice(2)).then(

@@ -10,8 +10,15 @@ export const API_ERRORS = {
   FORBIDDEN: 403,
   NOT_FOUND: 404,
   METHOD_NOT_ALLOWED: 405,
+  /** A state-changing request with a session cookie but without its CSRF token, JSON body or same origin. */
+  CSRF: 403,
+  PAYLOAD_TOO_LARGE: 413,
+  /** Too many login attempts from one address; Retry-After says when to try again. */
+  TOO_MANY_REQUESTS: 429,
   INTERNAL: 500,
   STORE_UNAVAILABLE: 503,
+  /** The command could not be handed to the broker. */
+  BROKER_UNAVAILABLE: 503,
 } as const;
 export type ApiErrorCode = keyof typeof API_ERRORS;
 

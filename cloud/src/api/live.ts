@@ -1,14 +1,19 @@
 import type { Logger } from 'pino';
-import { toVillageError, type Event, type Reading } from '@smart-village/shared';
+import { toVillageError, type ControlState, type Event, type Reading } from '@smart-village/shared';
+import type { Alert } from '../alerts/rules.js';
 import type { IngestChange } from '../ingest/ingest.js';
-import type { CloudStore } from '../store/types.js';
-import { edgeView, type EdgeView } from './views.js';
+import type { Announcement, CloudStore } from '../store/types.js';
+import { commandView, edgeView, type CommandView, type EdgeView } from './views.js';
 
 /** What a site's stream pushes. */
 export type LiveEvent =
   | { event: 'readings'; data: { site: string; readings: (Reading & { edge: string })[] } }
   | { event: 'edge'; data: { site: string } & EdgeView }
-  | { event: 'events'; data: { site: string; edge: string; events: (Event & { seq: number })[] } };
+  | { event: 'events'; data: { site: string; edge: string; events: (Event & { seq: number })[] } }
+  | { event: 'control'; data: { site: string; edge: string; control: ControlState } }
+  | { event: 'command'; data: { site: string; command: CommandView } }
+  | { event: 'alert'; data: { site: string; alerts: Alert[] } }
+  | { event: 'announcement'; data: { site: string; announcement: Announcement | null } };
 
 export type LiveListener = (e: LiveEvent) => void;
 
@@ -52,9 +57,23 @@ export class LiveFeed {
       this.emit(feed, { event: 'events', data: { site: change.site, edge: change.edge, events: change.events } });
       return;
     }
+    if (change.kind === 'state') {
+      if (change.control) this.emit(feed, { event: 'control', data: { site: change.site, edge: change.edge, control: change.control } });
+      return;
+    }
+    if (change.kind === 'command') {
+      this.emit(feed, { event: 'command', data: { site: change.site, command: commandView(change.command) } });
+      return;
+    }
     if (change.kind === 'readings') feed.readingsDirty = true;
     else feed.edgesDirty = true;
     this.schedule(change.site, feed);
+  }
+
+  /** Sends an event that is not the ingest's (alerts, announcements) to a site's listeners. */
+  push(e: LiveEvent): void {
+    const feed = this.sites.get(e.data.site);
+    if (feed) this.emit(feed, e);
   }
 
   /**

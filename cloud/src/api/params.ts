@@ -3,7 +3,7 @@ import { idSchema, parseDuration } from '@smart-village/shared';
 import { ApiError, type ApiIssue } from './errors.js';
 
 /**
- * Path and query parameters. Everything arrives as text; every route's query is a strict object,
+ * Path and query parameters (and JSON bodies). Query and path values arrive as text; every route's query is a strict object,
  * so a misspelt parameter (`limt=5`) is a 400 naming it, not silently ignored.
  */
 
@@ -123,13 +123,13 @@ export function badRequest(issues: ApiIssue[]): ApiError {
 }
 
 /** Parses with a schema, or throws 400 naming every problem (`query.limit: must be …`). */
-export function parseParams<S extends z.ZodType>(schema: S, value: unknown, where: 'path' | 'query'): z.output<S> {
+export function parseParams<S extends z.ZodType>(schema: S, value: unknown, where: 'path' | 'query' | 'body'): z.output<S> {
   const parsed = schema.safeParse(value);
   if (parsed.success) return parsed.data;
   const issues: ApiIssue[] = [];
   for (const issue of parsed.error.issues) {
     if (issue.code === 'unrecognized_keys') {
-      for (const key of issue.keys) issues.push({ path: `${where}.${key}`, message: 'unknown parameter' });
+      for (const key of issue.keys) issues.push({ path: [where, ...issue.path.map(String), key].join('.'), message: where === 'body' ? 'unknown field' : 'unknown parameter' });
     } else {
       issues.push({ path: [where, ...issue.path.map(String)].join('.'), message: issue.message });
     }

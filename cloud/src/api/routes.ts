@@ -1,15 +1,12 @@
-import type { ServerResponse } from 'node:http';
-import type { Logger } from 'pino';
-import type { z } from 'zod';
-import type { ApiRole, ApiTokenRecord, CloudStore, EdgeRecord } from '../store/types.js';
+import { canSeeEventSource, canSeeSensor, canUseSite, seesAllFields, type Principal } from '../auth/access.js';
 import { ApiError } from './errors.js';
-import type { LiveFeed } from './live.js';
 import { OPENAPI } from './openapi.js';
 import {
   eventsQuery,
   historyQuery,
   historyWindow,
   latestQuery,
+  LIMIT_MAX,
   noParams,
   noQuery,
   quarantineQuery,
@@ -17,65 +14,14 @@ import {
   siteParams,
   streamQuery,
 } from './params.js';
+import { ACTING_ROUTES, SITE_ROUTES } from './site-routes.js';
+import { SESSION_ROUTES } from './session-routes.js';
+import { checkEdge, route, siteEdges, STREAMED, who, type ApiDeps, type Route } from './route.js';
 import { serveStream } from './stream.js';
+import { streamFilter } from './stream-filter.js';
 import { edgeView } from './views.js';
 
-/** What handlers need; built once by buildApi. */
-export interface ApiDeps {
-  store: CloudStore;
-  live: LiveFeed;
-  log: Logger;
-  now: () => number;
-  version: string;
-  keepAliveMs: number;
-  streams: Set<ServerResponse>;
-}
-
-export interface RouteInput<P, Q> {
-  params: P;
-  query: Q;
-  /** The caller's token (undefined on public routes). */
-  token: ApiTokenRecord | undefined;
-  res: ServerResponse;
-}
-
-/** Returned by a handler that wrote the response itself (the event stream). */
-export const STREAMED = Symbol('streamed');
-
-export interface Route {
-  method: 'GET';
-  /** OpenAPI path template: `/api/sites/{site}/edges`. */
-  path: string;
-  /** The least role allowed; `public` needs no token. */
-  role: ApiRole | 'public';
-  /** Also takes the token as ?token= (EventSource cannot set headers); nowhere else, as URLs end up in logs. */
-  queryToken: boolean;
-  params: z.ZodType;
-  query: z.ZodObject;
-  handle(input: RouteInput<unknown, unknown>, deps: ApiDeps): Promise<unknown>;
-}
-
-function route<P extends z.ZodType, Q extends z.ZodObject>(def: {
-  path: string;
-  role: ApiRole | 'public';
-  queryToken?: boolean;
-  params: P;
-  query: Q;
-  handle(input: RouteInput<z.output<P>, z.output<Q>>, deps: ApiDeps): Promise<unknown>;
-}): Route {
-  return { method: 'GET', queryToken: false, ...def, handle: def.handle as Route['handle'] };
-}
-
-/** The site's edges; a site is known by having at least one. */
-async function siteEdges(store: CloudStore, site: string): Promise<EdgeRecord[]> {
-  const edges = await store.listEdges(site);
-  if (edges.length === 0) throw new ApiError('NOT_FOUND', `unknown site "${site}"`);
-  return edges;
-}
-
-function checkEdge(edges: readonly EdgeRecord[], site: string, edge: string | undefined): void {
-  if (edge !== undefined && !edges.some((e) => e.edge === edge)) throw new ApiError('NOT_FOUND', `unknown edge "${edge}" at site "${site}"`);
-}
+export { STREAMED, type ApiDeps, type Route } from './route.js';
 
 /** Every route the API serves; the OpenAPI document must describe exactly these (tested). */
 export const ROUTES: readonly Route[] = [
@@ -98,9 +44,11 @@ export const ROUTES: readonly Route[] = [
     role: 'viewer',
     params: noParams,
     query: noQuery,
-    handle: async (_, d) => {
+    handle: async (input, d) => {
+      const p = who(input);
       const sites = new Map<string, { site: string; edges: number; online: number }>();
       for (const e of await d.store.listEdges()) {
+        if (!canUseSite(p, e.site)) continue;
         const s = sites.get(e.site) ?? { site: e.site, edges: 0, online: 0 };
         s.edges++;
         if (e.state === 'online') s.online++;
@@ -124,9 +72,11 @@ export const ROUTES: readonly Route[] = [
     role: 'viewer',
     params: siteParams,
     query: noQuery,
-    handle: async ({ params }, d) => {
+    handle: async (input, d) => {
+      const { params } = input;
       await siteEdges(d.store, params.site);
-      const sensors = (await d.store.latest(params.site)).map((r) => ({ sensor: r.sensor, unit: r.unit, edge: r.edge, value: r.value, ts: r.ts, quality: r.quality }));
+      const visible = await sensorFilter(input, d, params.site);
+      const sensors = (await d.store.latest(params.site)).filter((r) => visible(r.sensor)).map((r) => ({ sensor: r.sensor, unit: r.unit, edge: r.edge, value: r.value, ts: r.ts, quality: r.quality }));
       return { site: params.site, sensors };
     },
   }),
@@ -135,9 +85,11 @@ export const ROUTES: readonly Route[] = [
     role: 'viewer',
     params: siteParams,
     query: latestQuery,
-    handle: async ({ params, query }, d) => {
+    handle: async (input, d) => {
+      const { params, query } = input;
       checkEdge(await siteEdges(d.store, params.site), params.site, query.edge);
-      return { site: params.site, readings: await d.store.latest(params.site, query.edge) };
+      const visible = await sensorFilter(input, d, params.site);
+      return { site: params.site, readings: (await d.store.latest(params.site, query.edge)).filter((r) => visible(r.sensor)) };
     },
   }),
   route({
@@ -145,10 +97,12 @@ export const ROUTES: readonly Route[] = [
     role: 'viewer',
     params: sensorParams,
     query: historyQuery,
-    handle: async ({ params, query }, d) => {
+    handle: async (input, d) => {
+      const { params, query } = input;
       await siteEdges(d.store, params.site);
       const known = (await d.store.latest(params.site)).find((r) => r.sensor === params.sensor);
       if (!known) throw new ApiError('NOT_FOUND', `unknown sensor "${params.sensor}" at site "${params.site}"`);
+      if (!(await sensorFilter(input, d, params.site))(params.sensor)) throw new ApiError('FORBIDDEN', `sensor "${params.sensor}" is not in one of your fields`);
       const { from, to, bucketMs } = historyWindow(query, d.now());
       const buckets = await d.store.history(params.site, params.sensor, from, to, bucketMs);
       return { site: params.site, sensor: params.sensor, unit: known.unit, from, to, bucketMs, buckets };
@@ -159,16 +113,22 @@ export const ROUTES: readonly Route[] = [
     role: 'viewer',
     params: siteParams,
     query: eventsQuery,
-    handle: async ({ params, query }, d) => {
+    handle: async (input, d) => {
+      const { params, query } = input;
+      const p = who(input);
       checkEdge(await siteEdges(d.store, params.site), params.site, query.edge);
+      const all = seesAllFields(p);
+      // A farmer's events are filtered after the query: ask for more so a page is still full.
       const events = await d.store.events(params.site, {
-        limit: query.limit,
+        limit: all ? query.limit : Math.min(LIMIT_MAX, query.limit * 5),
         ...(query.edge !== undefined && { edge: query.edge }),
         ...(query.kind !== undefined && { kind: query.kind }),
         ...(query.source !== undefined && { source: query.source }),
         ...(query.since !== undefined && { since: query.since }),
       });
-      return { site: params.site, events };
+      if (all) return { site: params.site, events };
+      const model = await d.models.get(params.site);
+      return { site: params.site, events: events.filter((e) => canSeeEventSource(p, model, e.source)).slice(0, query.limit) };
     },
   }),
   route({
@@ -177,9 +137,13 @@ export const ROUTES: readonly Route[] = [
     queryToken: true,
     params: siteParams,
     query: streamQuery,
-    handle: async ({ params, res }, d) => {
+    handle: async (input, d) => {
+      const { params, res } = input;
       await siteEdges(d.store, params.site);
-      await serveStream(res, { live: d.live, site: params.site, keepAliveMs: d.keepAliveMs, open: d.streams });
+      const p = who(input);
+      // The model is loaded before the stream opens, so the filter can answer at once.
+      if (!seesAllFields(p)) await d.models.get(params.site);
+      await serveStream(res, { live: d.live, site: params.site, keepAliveMs: d.keepAliveMs, open: d.streams, filter: streamFilter(p, () => d.models.peek(params.site)) });
       return STREAMED;
     },
   }),
@@ -189,6 +153,23 @@ export const ROUTES: readonly Route[] = [
     role: 'operator',
     params: noParams,
     query: quarantineQuery,
-    handle: async ({ query }, d) => ({ items: await d.store.listQuarantine(query.limit, query.site) }),
+    handle: async (input, d) => {
+      const { query } = input;
+      const p = who(input);
+      // A session belongs to one site: its quarantine only.
+      if (p.site !== null && query.site !== undefined && query.site !== p.site) throw new ApiError('FORBIDDEN', `this account is for site "${p.site}"`);
+      return { items: await d.store.listQuarantine(query.limit, p.site ?? query.site) };
+    },
   }),
+  ...SITE_ROUTES,
+  ...ACTING_ROUTES,
+  ...SESSION_ROUTES,
 ];
+
+/** Which sensors of a site the caller may see. */
+async function sensorFilter(input: { principal: Principal | undefined }, d: ApiDeps, site: string): Promise<(sensor: string) => boolean> {
+  const p = who(input);
+  if (seesAllFields(p)) return () => true;
+  const model = await d.models.get(site);
+  return (sensor) => canSeeSensor(p, model, sensor);
+}

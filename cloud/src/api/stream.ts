@@ -8,6 +8,8 @@ export interface StreamOptions {
   keepAliveMs: number;
   /** Registry of open streams, so a stopping server can end them. */
   open: Set<ServerResponse>;
+  /** What this client may see of each event (undefined: drop it); omitted: everything. */
+  filter?: ((e: LiveEvent) => LiveEvent | undefined) | undefined;
 }
 
 /**
@@ -37,7 +39,11 @@ export async function serveStream(res: ServerResponse, opts: StreamOptions): Pro
     res.write(text);
     if (res.writableLength > MAX_BUFFERED_BYTES) res.destroy();
   };
-  const send = (e: LiveEvent): void => write(`event: ${e.event}\ndata: ${JSON.stringify(e.data)}\n\n`);
+  const { filter } = opts;
+  const send = (event: LiveEvent): void => {
+    const e = filter ? filter(event) : event;
+    if (e) write(`event: ${e.event}\ndata: ${JSON.stringify(e.data)}\n\n`);
+  };
 
   const stop = await opts.live.subscribe(opts.site, send);
   if (closed) {

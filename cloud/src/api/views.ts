@@ -1,4 +1,5 @@
-import type { EdgeRecord } from '../store/types.js';
+import type { CommandAction } from '@smart-village/shared';
+import type { CommandRecord, CommandStatus, EdgeRecord } from '../store/types.js';
 
 /** An edge as the API shows it: progress of its outbox and how long it has been quiet. */
 export interface EdgeView {
@@ -29,4 +30,20 @@ export function edgeView(e: EdgeRecord, now: number): EdgeView {
       seconds: e.lastSeen > 0 ? Math.max(0, Math.floor((now - e.lastSeen) / 1000)) : null,
     },
   };
+}
+
+/** A command of the audit trail as the API shows it (docs/web-api.md). */
+export interface CommandView {
+  id: string;
+  by: string;
+  action: CommandAction;
+  edge: string;
+  issuedAt: number;
+  status: CommandStatus;
+  reason?: string;
+  updatedAt: number;
+}
+
+export function commandView(c: CommandRecord): CommandView {
+  return { id: c.id, by: c.by, action: c.action, edge: c.edge, issuedAt: c.issuedAt, status: c.status, ...(c.reason !== undefined && { reason: c.reason }), updatedAt: c.updatedAt };
 }

@@ -1,17 +1,22 @@
 import type { MqttClient } from 'mqtt';
 import type { Logger } from 'pino';
 import {
+  commandResultSchema,
   decodeEvents,
   decodeTelemetry,
   parseTopic,
   RateLimitedLog,
+  stateSchema,
   statusSchema,
   toVillageError,
   topic,
+  type ControlState,
+  type EdgeState,
   type Event,
   type Reading,
 } from '@smart-village/shared';
-import type { CloudStore, EdgeRef } from '../store/types.js';
+import type { z } from 'zod';
+import type { CloudStore, CommandRecord, EdgeRef } from '../store/types.js';
 
 /**
  * Readings timed before this cannot be real: a Pi whose clock never synced starts near 1970 (or
@@ -37,7 +42,11 @@ export interface IngestOptions {
 export type IngestChange =
   | { kind: 'readings'; site: string; edge: string; inserted: number }
   | { kind: 'events'; site: string; edge: string; events: (Event & { seq: number })[] }
-  | { kind: 'status'; site: string; edge: string; state: 'online' | 'offline' };
+  | { kind: 'status'; site: string; edge: string; state: 'online' | 'offline' }
+  /** An edge's …/state whose control or meta changed; `control` is set when the control part did. */
+  | { kind: 'state'; site: string; edge: string; control?: ControlState }
+  /** A command's audit row moved (a result from the edge). */
+  | { kind: 'command'; site: string; edge: string; command: CommandRecord };
 
 export interface IngestStats {
   messages: number;
@@ -46,10 +55,21 @@ export interface IngestStats {
   duplicates: number;
   quarantined: number;
   acks: number;
+  /** …/state messages stored and command results applied. */
+  states: number;
+  results: number;
   errors: number;
 }
 
-const UP_CHANNELS = ['telemetry', 'events', 'status'] as const;
+/** Stored once by one worker of the group: shared subscriptions. */
+const SHARED_CHANNELS = ['telemetry', 'events', 'status', 'cmd-result'] as const;
+/**
+ * …/state is retained and small: every worker subscribes to it directly, so each learns every
+ * edge's state at start (retained messages are not sent to shared subscriptions, MQTT 5.0 §4.8.2)
+ * and can tell its own API's streams when control changes. Writing the same row from N workers is
+ * harmless.
+ */
+const DIRECT_CHANNELS = ['state'] as const;
 
 /**
  * Validates what edges send, stores it idempotently keyed by (edge, seq), and acknowledges the
@@ -58,7 +78,9 @@ const UP_CHANNELS = ['telemetry', 'events', 'status'] as const;
  */
 export class Ingest {
   private readonly chains = new Map<string, Promise<void>>();
-  private readonly counters: IngestStats = { messages: 0, readings: 0, events: 0, duplicates: 0, quarantined: 0, acks: 0, errors: 0 };
+  private readonly counters: IngestStats = { messages: 0, readings: 0, events: 0, duplicates: 0, quarantined: 0, acks: 0, states: 0, results: 0, errors: 0 };
+  /** Edge -> fingerprints of the control and meta parts of the state last stored. */
+  private readonly states = new Map<string, { control: string; meta: string }>();
   private readonly limited: RateLimitedLog;
   private readonly touched = new Map<string, number>();
   private started = false;
@@ -74,10 +96,13 @@ export class Ingest {
     const group = this.opts.group ?? 'ingest';
     this.opts.mqtt.on('message', this.onMessage);
     // [MQTT 5 §4.8.2 / broker extension for 3.1.1] $share/{group}/filter: one worker per message.
-    await this.opts.mqtt.subscribeAsync(
-      UP_CHANNELS.map((c) => `$share/${group}/sv/v1/+/+/${c}`),
+    const granted = await this.opts.mqtt.subscribeAsync(
+      [...SHARED_CHANNELS.map((c) => `$share/${group}/sv/v1/+/+/${c}`), ...DIRECT_CHANNELS.map((c) => `sv/v1/+/+/${c}`)],
       { qos: 1 },
     );
+    // [MQTT-3.9.3] 0x80 in SUBACK: the broker's ACL refused that filter. The rest still works.
+    const refused = granted.filter((g) => g.qos === 128).map((g) => g.topic);
+    if (refused.length > 0) this.opts.log.warn({ refused }, 'the broker refused some subscriptions: allow the ingest to read them in its ACL (docs/scale-out.md)');
     this.opts.log.info({ group }, 'ingest subscribed');
   }
 
@@ -173,8 +198,19 @@ export class Ingest {
         if (Number.isSafeInteger(from) && Number.isSafeInteger(to) && from <= to) result = { ...stored, contiguousSeq: (await store.markSkipped(ref, from, to)).contiguousSeq };
       }
       this.counters.events += stored.inserted;
+    } else if (parts.channel === 'state') {
+      return this.storeState(ref, t, payload, now);
+    } else if (parts.channel === 'cmd-result') {
+      const parsed = commandResultSchema.safeParse(safeJson(payload));
+      if (!parsed.success) return this.quarantine(ref, t, payload, `invalid command result: ${describeIssue(parsed.error)}`);
+      const r = parsed.data;
+      // Cloud time, not the edge's: the audit trail orders by one clock.
+      const updated = await store.commandResult(ref, r.id, r.status, r.reason, now);
+      this.counters.results++;
+      // An unknown id is a local command (CLI, button) or a repeat: nothing to update.
+      if (updated) this.changed({ kind: 'command', ...ref, command: updated });
+      return;
     } else {
-      // Edges may publish state and cmd-result; they are not stored here.
       return;
     }
     this.counters.duplicates += result.duplicates;
@@ -185,6 +221,26 @@ export class Ingest {
       await store.touchEdge(ref, now);
     }
     await this.ack(ref, result.contiguousSeq);
+  }
+
+  /** Keeps the edge's latest state (persisted: names and fields survive a restart); tells when control or meta changed. */
+  private async storeState(ref: EdgeRef, t: string, payload: Buffer, now: number): Promise<void> {
+    const parsed = stateSchema.safeParse(safeJson(payload));
+    if (!parsed.success) return this.quarantine(ref, t, payload, `invalid state: ${describeIssue(parsed.error)}`);
+    const state = parsed.data;
+    const key = `${ref.site}/${ref.edge}`;
+    let before = this.states.get(key);
+    if (!before) {
+      // First state since start (often the retained one): compare with what was stored before.
+      const stored = (await this.opts.store.edgeStates(ref.site)).find((s) => s.edge === ref.edge);
+      before = stored ? fingerprint(stored.state) : { control: '', meta: '' };
+    }
+    const after = fingerprint(state);
+    await this.opts.store.putEdgeState(ref, state, now);
+    this.states.set(key, after);
+    this.counters.states++;
+    const controlChanged = after.control !== before.control;
+    if (controlChanged || after.meta !== before.meta) this.changed({ kind: 'state', ...ref, ...(controlChanged && state.control && { control: state.control }) });
   }
 
   private async ack(ref: EdgeRef, seq: number): Promise<void> {
@@ -232,6 +288,17 @@ function split<T>(seqs: number[], rows: T[], reject: (row: T) => string | undefi
     }
   });
   return { keep, rejected };
+}
+
+function fingerprint(state: EdgeState): { control: string; meta: string } {
+  return { control: state.control ? JSON.stringify(state.control) : '', meta: state.meta ? JSON.stringify(state.meta) : '' };
+}
+
+/** The first problem, with where it is ("control.zones.0.state: …"). */
+function describeIssue(error: z.ZodError): string {
+  const issue = error.issues[0];
+  if (!issue) return 'invalid';
+  return issue.path.length > 0 ? `${issue.path.join('.')}: ${issue.message}` : issue.message;
 }
 
 function safeJson(payload: Buffer): unknown {

@@ -1,11 +1,49 @@
 import pg from 'pg';
 import type { PoolClient } from 'pg';
 import type { Logger } from 'pino';
-import { VillageError, type Event, type Reading } from '@smart-village/shared';
+import { VillageError, type EdgeState, type Event, type Reading } from '@smart-village/shared';
 import { checkBucket, HOUR_MS, hourBucket, mergeBuckets, type PartialBucket } from './history.js';
 import { advance, checkBatch, checkSeq, edgeExists, statusApplies, toRanges, unknownEdge, type SeqRange } from './seq.js';
-import { latestPerSensor, rowToEdge, rowToEvent, rowToReading, rowToToken, type EdgeRow, type EventRow, type ReadingRow, type TokenRow } from './rows.js';
-import type { ApiRole, ApiTokenRecord, CloudStore, EdgeRecord, EdgeRef, HistoryBucket, QuarantineItem, StoreResult } from './types.js';
+import {
+  byIssued,
+  latestPerSensor,
+  replaceableBy,
+  rowsToEdgeStates,
+  rowToAnnouncement,
+  rowToCommand,
+  rowToEdge,
+  rowToEvent,
+  rowToReading,
+  rowToSession,
+  rowToToken,
+  rowToUser,
+  userExists,
+  type AnnouncementRow,
+  type CommandRow,
+  type EdgeRow,
+  type EdgeStateRow,
+  type EventRow,
+  type ReadingRow,
+  type SessionRow,
+  type TokenRow,
+  type UserRow,
+} from './rows.js';
+import type {
+  Announcement,
+  ApiRole,
+  ApiTokenRecord,
+  CloudStore,
+  CommandRecord,
+  CommandStatus,
+  EdgeRecord,
+  EdgeRef,
+  EdgeStateRecord,
+  HistoryBucket,
+  QuarantineItem,
+  SessionRecord,
+  StoreResult,
+  UserRecord,
+} from './types.js';
 
 export interface PostgresCloudStoreOptions {
   /** postgres://user:password@host:port/database */
@@ -69,6 +107,30 @@ CREATE TABLE IF NOT EXISTS quarantine (
 CREATE INDEX IF NOT EXISTS quarantine_by_time ON quarantine (at);
 CREATE TABLE IF NOT EXISTS api_tokens (
   name text PRIMARY KEY, role text NOT NULL, token_hash text NOT NULL UNIQUE, created_at bigint NOT NULL
+);
+CREATE TABLE IF NOT EXISTS users (
+  name text PRIMARY KEY, role text NOT NULL, site text NOT NULL, fields jsonb,
+  password_hash text NOT NULL, created_at bigint NOT NULL
+);
+CREATE TABLE IF NOT EXISTS sessions (
+  id_hash text PRIMARY KEY, kind text NOT NULL, subject text NOT NULL, site text NOT NULL,
+  csrf text NOT NULL, token_hash text, created_at bigint NOT NULL, expires_at bigint NOT NULL
+);
+CREATE INDEX IF NOT EXISTS sessions_by_subject ON sessions (kind, subject);
+CREATE INDEX IF NOT EXISTS sessions_by_expiry ON sessions (expires_at);
+CREATE TABLE IF NOT EXISTS commands (
+  id text PRIMARY KEY, site text NOT NULL, edge text NOT NULL, issued_by text NOT NULL, action jsonb NOT NULL,
+  issued_at bigint NOT NULL, ttl bigint NOT NULL, expires_at bigint NOT NULL, status text NOT NULL, reason text,
+  updated_at bigint NOT NULL
+);
+CREATE INDEX IF NOT EXISTS commands_by_site ON commands (site, issued_at);
+CREATE INDEX IF NOT EXISTS commands_pending ON commands (status, expires_at);
+CREATE TABLE IF NOT EXISTS edge_state (
+  site text NOT NULL, edge text NOT NULL, received_at bigint NOT NULL, state jsonb NOT NULL,
+  PRIMARY KEY (site, edge)
+);
+CREATE TABLE IF NOT EXISTS announcements (
+  site text PRIMARY KEY, text text NOT NULL, updated_by text NOT NULL, updated_at bigint NOT NULL
 );
 `;
 
@@ -394,6 +456,126 @@ export class PostgresCloudStore implements CloudStore {
   async listTokens(): Promise<ApiTokenRecord[]> {
     const res = await this.db().query<TokenRow>('SELECT name, role, created_at FROM api_tokens ORDER BY name COLLATE "C"');
     return res.rows.map(rowToToken);
+  }
+
+  async addUser(user: UserRecord): Promise<void> {
+    const res = await this.db().query(
+      'INSERT INTO users (name, role, site, fields, password_hash, created_at) VALUES ($1, $2, $3, $4::jsonb, $5, $6) ON CONFLICT DO NOTHING',
+      [user.name, user.role, user.site, user.fields === null ? null : JSON.stringify(user.fields), user.passwordHash, user.createdAt],
+    );
+    if (res.rowCount === 0) throw userExists(user.name);
+  }
+
+  async getUser(name: string): Promise<UserRecord | undefined> {
+    const row = (await this.db().query<UserRow>('SELECT * FROM users WHERE name = $1', [name])).rows[0];
+    return row && rowToUser(row);
+  }
+
+  async listUsers(): Promise<UserRecord[]> {
+    return (await this.db().query<UserRow>('SELECT * FROM users ORDER BY name COLLATE "C"')).rows.map(rowToUser);
+  }
+
+  async removeUser(name: string): Promise<boolean> {
+    return this.tx(async (c) => {
+      await c.query("DELETE FROM sessions WHERE kind = 'user' AND subject = $1", [name]);
+      return ((await c.query('DELETE FROM users WHERE name = $1', [name])).rowCount ?? 0) > 0;
+    });
+  }
+
+  async addSession(s: SessionRecord): Promise<void> {
+    await this.db().query(
+      'INSERT INTO sessions (id_hash, kind, subject, site, csrf, token_hash, created_at, expires_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)',
+      [s.idHash, s.kind, s.subject, s.site, s.csrf, s.tokenHash ?? null, s.createdAt, s.expiresAt],
+    );
+  }
+
+  async findSession(idHash: string): Promise<SessionRecord | undefined> {
+    const row = (await this.db().query<SessionRow>('SELECT * FROM sessions WHERE id_hash = $1', [idHash])).rows[0];
+    return row && rowToSession(row);
+  }
+
+  async renewSession(idHash: string, expiresAt: number): Promise<void> {
+    await this.db().query('UPDATE sessions SET expires_at = $2 WHERE id_hash = $1', [idHash, expiresAt]);
+  }
+
+  async removeSession(idHash: string): Promise<void> {
+    await this.db().query('DELETE FROM sessions WHERE id_hash = $1', [idHash]);
+  }
+
+  async removeExpiredSessions(now: number): Promise<number> {
+    return (await this.db().query('DELETE FROM sessions WHERE expires_at <= $1', [now])).rowCount ?? 0;
+  }
+
+  async addCommand(c: CommandRecord): Promise<void> {
+    const res = await this.db().query(
+      `INSERT INTO commands (id, site, edge, issued_by, action, issued_at, ttl, expires_at, status, reason, updated_at)
+       SELECT $1, $2::text, $3::text, $4, $5::jsonb, $6, $7, $8, $9, $10, $11 WHERE EXISTS (SELECT 1 FROM edges WHERE site = $2 AND edge = $3)`,
+      [c.id, c.site, c.edge, c.by, JSON.stringify(c.action), c.issuedAt, c.ttl, c.issuedAt + c.ttl, c.status, c.reason ?? null, c.updatedAt],
+    );
+    if (res.rowCount === 0) throw unknownEdge({ site: c.site, edge: c.edge });
+  }
+
+  async commandResult(ref: EdgeRef, id: string, status: Exclude<CommandStatus, 'sent' | 'expired'>, reason: string | undefined, at: number): Promise<CommandRecord | undefined> {
+    const res = await this.db().query<CommandRow>(
+      `UPDATE commands SET status = $1, reason = $2, updated_at = $3
+       WHERE id = $4 AND site = $5 AND edge = $6 AND status = ANY($7::text[]) RETURNING *`,
+      [status, reason ?? null, at, id, ref.site, ref.edge, replaceableBy(status)],
+    );
+    const row = res.rows[0];
+    return row && rowToCommand(row);
+  }
+
+  async expireCommands(now: number): Promise<CommandRecord[]> {
+    // Row locks make this safe from several workers at once: a row another worker just expired
+    // no longer matches status = 'sent' when the update re-checks it, so each expires once.
+    const res = await this.db().query<CommandRow>("UPDATE commands SET status = 'expired', updated_at = $1 WHERE status = 'sent' AND expires_at <= $1 RETURNING *", [now]);
+    return res.rows.map(rowToCommand).sort(byIssued);
+  }
+
+  async listCommands(site: string, opts: { by?: string; updatedSince?: number; limit: number }): Promise<CommandRecord[]> {
+    const args: unknown[] = [site];
+    const where = ['site = $1'];
+    if (opts.by !== undefined) {
+      args.push(opts.by);
+      where.push(`issued_by = $${args.length}`);
+    }
+    if (opts.updatedSince !== undefined) {
+      args.push(opts.updatedSince);
+      where.push(`updated_at >= $${args.length}`);
+    }
+    args.push(opts.limit);
+    const res = await this.db().query<CommandRow>(`SELECT * FROM commands WHERE ${where.join(' AND ')} ORDER BY issued_at DESC, id COLLATE "C" DESC LIMIT $${args.length}`, args);
+    return res.rows.map(rowToCommand);
+  }
+
+  async putEdgeState(ref: EdgeRef, state: EdgeState, receivedAt: number): Promise<void> {
+    const res = await this.db().query(
+      `INSERT INTO edge_state (site, edge, received_at, state) SELECT $1::text, $2::text, $3, $4::jsonb WHERE EXISTS (SELECT 1 FROM edges WHERE site = $1 AND edge = $2)
+       ON CONFLICT (site, edge) DO UPDATE SET received_at = excluded.received_at, state = excluded.state`,
+      [ref.site, ref.edge, receivedAt, JSON.stringify(state)],
+    );
+    if (res.rowCount === 0) throw unknownEdge(ref);
+  }
+
+  async edgeStates(site: string): Promise<EdgeStateRecord[]> {
+    const res = await this.db().query<EdgeStateRow>('SELECT * FROM edge_state WHERE site = $1 ORDER BY edge COLLATE "C"', [site]);
+    return rowsToEdgeStates(res.rows);
+  }
+
+  async setAnnouncement(site: string, a: Announcement | null): Promise<void> {
+    if (a === null) await this.db().query('DELETE FROM announcements WHERE site = $1', [site]);
+    else {
+      await this.db().query(
+        `INSERT INTO announcements (site, text, updated_by, updated_at) VALUES ($1, $2, $3, $4)
+         ON CONFLICT (site) DO UPDATE SET text = excluded.text, updated_by = excluded.updated_by, updated_at = excluded.updated_at`,
+        [site, a.text, a.by, a.updatedAt],
+      );
+    }
+  }
+
+  async getAnnouncement(site: string): Promise<Announcement | undefined> {
+    const row = (await this.db().query<AnnouncementRow>('SELECT * FROM announcements WHERE site = $1', [site])).rows[0];
+    return row && rowToAnnouncement(row);
   }
 
   private db(): pg.Pool {

@@ -1,10 +1,48 @@
 import Database from 'better-sqlite3';
 import type { Logger } from 'pino';
-import { VillageError, type Event, type Reading } from '@smart-village/shared';
+import { VillageError, type EdgeState, type Event, type Reading } from '@smart-village/shared';
 import { checkBucket, HOUR_MS, hourBucket, mergeBuckets, type PartialBucket } from './history.js';
 import { advance, checkBatch, checkSeq, edgeExists, statusApplies, toRanges, unknownEdge, type SeqRange } from './seq.js';
-import { latestPerSensor, rowToEdge, rowToEvent, rowToReading, rowToToken, type EdgeRow, type EventRow, type ReadingRow, type TokenRow } from './rows.js';
-import type { ApiRole, ApiTokenRecord, CloudStore, EdgeRecord, EdgeRef, HistoryBucket, QuarantineItem, StoreResult } from './types.js';
+import {
+  byIssued,
+  latestPerSensor,
+  replaceableBy,
+  rowsToEdgeStates,
+  rowToAnnouncement,
+  rowToCommand,
+  rowToEdge,
+  rowToEvent,
+  rowToReading,
+  rowToSession,
+  rowToToken,
+  rowToUser,
+  userExists,
+  type AnnouncementRow,
+  type CommandRow,
+  type EdgeRow,
+  type EdgeStateRow,
+  type EventRow,
+  type ReadingRow,
+  type SessionRow,
+  type TokenRow,
+  type UserRow,
+} from './rows.js';
+import type {
+  Announcement,
+  ApiRole,
+  ApiTokenRecord,
+  CloudStore,
+  CommandRecord,
+  CommandStatus,
+  EdgeRecord,
+  EdgeRef,
+  EdgeStateRecord,
+  HistoryBucket,
+  QuarantineItem,
+  SessionRecord,
+  StoreResult,
+  UserRecord,
+} from './types.js';
 
 export interface SqliteCloudStoreOptions {
   /** The database file (its `-wal` and `-shm` files live next to it), or ":memory:". */
@@ -13,7 +51,7 @@ export interface SqliteCloudStoreOptions {
 }
 
 /** Bumped with every change to the tables below; init() upgrades older files in place. */
-export const SQLITE_SCHEMA_VERSION = 2;
+export const SQLITE_SCHEMA_VERSION = 3;
 
 /**
  * One village's cloud in one file. The same logical schema as the PostgreSQL store (see
@@ -68,6 +106,38 @@ CREATE TABLE api_tokens (
 ) WITHOUT ROWID;
 `;
 
+/**
+ * The web app: users (scrypt password hashes), sessions (SHA-256 of the cookie), the command audit
+ * trail, each edge's latest …/state (names and fields of its sensors survive a restart) and the
+ * site announcement. JSON columns hold text.
+ */
+const V3 = `
+CREATE TABLE users (
+  name TEXT NOT NULL PRIMARY KEY, role TEXT NOT NULL, site TEXT NOT NULL, fields TEXT,
+  password_hash TEXT NOT NULL, created_at INTEGER NOT NULL
+) WITHOUT ROWID;
+CREATE TABLE sessions (
+  id_hash TEXT NOT NULL PRIMARY KEY, kind TEXT NOT NULL, subject TEXT NOT NULL, site TEXT NOT NULL,
+  csrf TEXT NOT NULL, token_hash TEXT, created_at INTEGER NOT NULL, expires_at INTEGER NOT NULL
+) WITHOUT ROWID;
+CREATE INDEX sessions_by_subject ON sessions (kind, subject);
+CREATE INDEX sessions_by_expiry ON sessions (expires_at);
+CREATE TABLE commands (
+  id TEXT NOT NULL PRIMARY KEY, site TEXT NOT NULL, edge TEXT NOT NULL, issued_by TEXT NOT NULL, action TEXT NOT NULL,
+  issued_at INTEGER NOT NULL, ttl INTEGER NOT NULL, expires_at INTEGER NOT NULL, status TEXT NOT NULL, reason TEXT,
+  updated_at INTEGER NOT NULL
+) WITHOUT ROWID;
+CREATE INDEX commands_by_site ON commands (site, issued_at);
+CREATE INDEX commands_pending ON commands (status, expires_at);
+CREATE TABLE edge_state (
+  site TEXT NOT NULL, edge TEXT NOT NULL, received_at INTEGER NOT NULL, state TEXT NOT NULL,
+  PRIMARY KEY (site, edge)
+) WITHOUT ROWID;
+CREATE TABLE announcements (
+  site TEXT NOT NULL PRIMARY KEY, text TEXT NOT NULL, updated_by TEXT NOT NULL, updated_at INTEGER NOT NULL
+) WITHOUT ROWID;
+`;
+
 type Stmt = Database.Statement<unknown[], unknown>;
 
 interface Statements {
@@ -110,6 +180,7 @@ export class SqliteCloudStore implements CloudStore {
         db.transaction(() => {
           if (version < 1) db.exec(V1);
           if (version < 2) db.exec(V2);
+          if (version < 3) db.exec(V3);
           db.pragma(`user_version = ${SQLITE_SCHEMA_VERSION}`);
         }).immediate();
       }
@@ -377,6 +448,130 @@ export class SqliteCloudStore implements CloudStore {
   async listTokens(): Promise<ApiTokenRecord[]> {
     const rows = this.open().prepare('SELECT name, role, created_at FROM api_tokens ORDER BY name').all() as TokenRow[];
     return rows.map(rowToToken);
+  }
+
+  async addUser(user: UserRecord): Promise<void> {
+    const info = this.open()
+      .prepare('INSERT INTO users (name, role, site, fields, password_hash, created_at) VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING')
+      .run(user.name, user.role, user.site, user.fields === null ? null : JSON.stringify(user.fields), user.passwordHash, user.createdAt);
+    if (info.changes === 0) throw userExists(user.name);
+  }
+
+  async getUser(name: string): Promise<UserRecord | undefined> {
+    const row = this.open().prepare('SELECT * FROM users WHERE name = ?').get(name) as UserRow | undefined;
+    return row && rowToUser(row);
+  }
+
+  async listUsers(): Promise<UserRecord[]> {
+    return (this.open().prepare('SELECT * FROM users ORDER BY name').all() as UserRow[]).map(rowToUser);
+  }
+
+  async removeUser(name: string): Promise<boolean> {
+    const db = this.open();
+    return db
+      .transaction(() => {
+        db.prepare("DELETE FROM sessions WHERE kind = 'user' AND subject = ?").run(name);
+        return db.prepare('DELETE FROM users WHERE name = ?').run(name).changes > 0;
+      })
+      .immediate();
+  }
+
+  async addSession(s: SessionRecord): Promise<void> {
+    this.open()
+      .prepare('INSERT INTO sessions (id_hash, kind, subject, site, csrf, token_hash, created_at, expires_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)')
+      .run(s.idHash, s.kind, s.subject, s.site, s.csrf, s.tokenHash ?? null, s.createdAt, s.expiresAt);
+  }
+
+  async findSession(idHash: string): Promise<SessionRecord | undefined> {
+    const row = this.open().prepare('SELECT * FROM sessions WHERE id_hash = ?').get(idHash) as SessionRow | undefined;
+    return row && rowToSession(row);
+  }
+
+  async renewSession(idHash: string, expiresAt: number): Promise<void> {
+    this.open().prepare('UPDATE sessions SET expires_at = ? WHERE id_hash = ?').run(expiresAt, idHash);
+  }
+
+  async removeSession(idHash: string): Promise<void> {
+    this.open().prepare('DELETE FROM sessions WHERE id_hash = ?').run(idHash);
+  }
+
+  async removeExpiredSessions(now: number): Promise<number> {
+    return this.open().prepare('DELETE FROM sessions WHERE expires_at <= ?').run(now).changes;
+  }
+
+  async addCommand(c: CommandRecord): Promise<void> {
+    const info = this.open()
+      .prepare(
+        `INSERT INTO commands (id, site, edge, issued_by, action, issued_at, ttl, expires_at, status, reason, updated_at)
+         SELECT ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ? WHERE EXISTS (SELECT 1 FROM edges WHERE site = ? AND edge = ?)`,
+      )
+      .run(c.id, c.site, c.edge, c.by, JSON.stringify(c.action), c.issuedAt, c.ttl, c.issuedAt + c.ttl, c.status, c.reason ?? null, c.updatedAt, c.site, c.edge);
+    if (info.changes === 0) throw unknownEdge({ site: c.site, edge: c.edge });
+  }
+
+  async commandResult(ref: EdgeRef, id: string, status: Exclude<CommandStatus, 'sent' | 'expired'>, reason: string | undefined, at: number): Promise<CommandRecord | undefined> {
+    const from = replaceableBy(status);
+    const row = this.open()
+      .prepare(
+        `UPDATE commands SET status = ?, reason = ?, updated_at = ?
+         WHERE id = ? AND site = ? AND edge = ? AND status IN (${from.map(() => '?').join(', ')}) RETURNING *`,
+      )
+      .get(status, reason ?? null, at, id, ref.site, ref.edge, ...from) as CommandRow | undefined;
+    return row && rowToCommand(row);
+  }
+
+  async expireCommands(now: number): Promise<CommandRecord[]> {
+    const rows = this.open()
+      .prepare("UPDATE commands SET status = 'expired', updated_at = ? WHERE status = 'sent' AND expires_at <= ? RETURNING *")
+      .all(now, now) as CommandRow[];
+    return rows.map(rowToCommand).sort(byIssued);
+  }
+
+  async listCommands(site: string, opts: { by?: string; updatedSince?: number; limit: number }): Promise<CommandRecord[]> {
+    const where = ['site = ?'];
+    const args: unknown[] = [site];
+    if (opts.by !== undefined) {
+      where.push('issued_by = ?');
+      args.push(opts.by);
+    }
+    if (opts.updatedSince !== undefined) {
+      where.push('updated_at >= ?');
+      args.push(opts.updatedSince);
+    }
+    const rows = this.open()
+      .prepare(`SELECT * FROM commands WHERE ${where.join(' AND ')} ORDER BY issued_at DESC, id DESC LIMIT ?`)
+      .all(...args, opts.limit) as CommandRow[];
+    return rows.map(rowToCommand);
+  }
+
+  async putEdgeState(ref: EdgeRef, state: EdgeState, receivedAt: number): Promise<void> {
+    const info = this.open()
+      .prepare(
+        `INSERT INTO edge_state (site, edge, received_at, state) SELECT ?, ?, ?, ? WHERE EXISTS (SELECT 1 FROM edges WHERE site = ? AND edge = ?)
+         ON CONFLICT (site, edge) DO UPDATE SET received_at = excluded.received_at, state = excluded.state`,
+      )
+      .run(ref.site, ref.edge, receivedAt, JSON.stringify(state), ref.site, ref.edge);
+    if (info.changes === 0) throw unknownEdge(ref);
+  }
+
+  async edgeStates(site: string): Promise<EdgeStateRecord[]> {
+    return rowsToEdgeStates(this.open().prepare('SELECT * FROM edge_state WHERE site = ? ORDER BY edge').all(site) as EdgeStateRow[]);
+  }
+
+  async setAnnouncement(site: string, a: Announcement | null): Promise<void> {
+    const db = this.open();
+    if (a === null) db.prepare('DELETE FROM announcements WHERE site = ?').run(site);
+    else {
+      db.prepare(
+        `INSERT INTO announcements (site, text, updated_by, updated_at) VALUES (?, ?, ?, ?)
+         ON CONFLICT (site) DO UPDATE SET text = excluded.text, updated_by = excluded.updated_by, updated_at = excluded.updated_at`,
+      ).run(site, a.text, a.by, a.updatedAt);
+    }
+  }
+
+  async getAnnouncement(site: string): Promise<Announcement | undefined> {
+    const row = this.open().prepare('SELECT * FROM announcements WHERE site = ?').get(site) as AnnouncementRow | undefined;
+    return row && rowToAnnouncement(row);
   }
 
   private open(): Database.Database {

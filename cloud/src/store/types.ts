@@ -1,4 +1,4 @@
-import type { Event, Reading } from '@smart-village/shared';
+import type { CommandAction, EdgeState, Event, Reading } from '@smart-village/shared';
 
 /** Which edge a row came from. */
 export interface EdgeRef {
@@ -50,6 +50,77 @@ export interface ApiTokenRecord {
   name: string;
   role: ApiRole;
   createdAt: number;
+}
+
+/**
+ * People who log in to the web app. admin and operator act on the whole site; a farmer sees and
+ * waters only the fields listed for them; a viewer reads the whole site.
+ */
+export const USER_ROLES = ['admin', 'operator', 'farmer', 'viewer'] as const;
+export type UserRole = (typeof USER_ROLES)[number];
+
+export interface UserRecord {
+  /** Login name: lowercase letters, digits, . _ - (USERNAME_PATTERN in auth/users.ts). */
+  name: string;
+  role: UserRole;
+  /** The one site the account belongs to. */
+  site: string;
+  /** For farmers, the fields they own; null = every field of the site (other roles). */
+  fields: string[] | null;
+  /** scrypt hash, the same format as edge secrets (auth/secret.ts). */
+  passwordHash: string;
+  createdAt: number;
+}
+
+/**
+ * A browser session. Only the SHA-256 of the session id (the cookie) is stored. A user session
+ * names the user (looked up on every request, so a removed user or a changed role applies at
+ * once); a kiosk session names the viewer token it was exchanged for and ends when that token is
+ * rotated or removed.
+ */
+export interface SessionRecord {
+  idHash: string;
+  kind: 'user' | 'kiosk';
+  /** User name, or the token's name for a kiosk. */
+  subject: string;
+  site: string;
+  /** Sent back in X-CSRF-Token on state-changing requests; not a credential on its own. */
+  csrf: string;
+  /** Kiosk sessions: SHA-256 of the viewer token. */
+  tokenHash?: string;
+  createdAt: number;
+  expiresAt: number;
+}
+
+/** sent: published, no answer yet; then what the edge said; expired: no answer within its ttl. */
+export const COMMAND_STATUSES = ['sent', 'accepted', 'rejected', 'done', 'failed', 'expired'] as const;
+export type CommandStatus = (typeof COMMAND_STATUSES)[number];
+
+/** One command of the audit trail. */
+export interface CommandRecord {
+  id: string;
+  site: string;
+  edge: string;
+  /** Who asked: a user name, or "token:{name}". */
+  by: string;
+  action: CommandAction;
+  issuedAt: number;
+  ttl: number;
+  status: CommandStatus;
+  reason?: string;
+  updatedAt: number;
+}
+
+/** The latest …/state of an edge and when it arrived. */
+export interface EdgeStateRecord extends EdgeRef {
+  receivedAt: number;
+  state: EdgeState;
+}
+
+export interface Announcement {
+  text: string;
+  by: string;
+  updatedAt: number;
 }
 
 export interface HistoryBucket {
@@ -109,4 +180,43 @@ export interface CloudStore {
   findToken(tokenHash: string): Promise<ApiTokenRecord | undefined>;
   /** All tokens, by name. */
   listTokens(): Promise<ApiTokenRecord[]>;
+
+  /** Adds a user; an existing name throws STORE_FAILED (remove it first). */
+  addUser(user: UserRecord): Promise<void>;
+  getUser(name: string): Promise<UserRecord | undefined>;
+  /** All users, by name. */
+  listUsers(): Promise<UserRecord[]>;
+  /** Removes a user and every session of theirs; false if there was none. */
+  removeUser(name: string): Promise<boolean>;
+
+  addSession(session: SessionRecord): Promise<void>;
+  findSession(idHash: string): Promise<SessionRecord | undefined>;
+  /** Moves a session's expiry (sliding sessions). */
+  renewSession(idHash: string, expiresAt: number): Promise<void>;
+  removeSession(idHash: string): Promise<void>;
+  /** Deletes sessions whose expiry is at or before `now`; returns how many. */
+  removeExpiredSessions(now: number): Promise<number>;
+
+  /** Stores a new audit row (its edge must be registered). */
+  addCommand(command: CommandRecord): Promise<void>;
+  /**
+   * Applies an edge's result to its command. Statuses only move forward (sent/expired ->
+   * accepted -> done/failed; sent/expired -> rejected/done/failed): a repeated or late result
+   * changes nothing. Returns the updated row, or undefined when nothing changed (an unknown id,
+   * a command of another edge, or a status that does not move it forward).
+   */
+  commandResult(ref: EdgeRef, id: string, status: Exclude<CommandStatus, 'sent' | 'expired'>, reason: string | undefined, at: number): Promise<CommandRecord | undefined>;
+  /** Marks commands still `sent` whose issuedAt + ttl is at or before `now` as expired; returns them. */
+  expireCommands(now: number): Promise<CommandRecord[]>;
+  /** A site's commands, newest first (optionally of one issuer, or updated since a time). */
+  listCommands(site: string, opts: { by?: string; updatedSince?: number; limit: number }): Promise<CommandRecord[]>;
+
+  /** Keeps the latest …/state of a registered edge (replacing the previous one). */
+  putEdgeState(ref: EdgeRef, state: EdgeState, receivedAt: number): Promise<void>;
+  /** The latest state of each edge of a site that sent one, by edge. */
+  edgeStates(site: string): Promise<EdgeStateRecord[]>;
+
+  /** Sets (or, with null, clears) the site's announcement. */
+  setAnnouncement(site: string, announcement: Announcement | null): Promise<void>;
+  getAnnouncement(site: string): Promise<Announcement | undefined>;
 }

@@ -5,11 +5,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import { pino, type Logger } from 'pino';
-import type { Event, Reading } from '@smart-village/shared';
-import { buildApi, type ApiHandler } from '../../src/api/server.js';
+import type { EdgeState, Event, Reading } from '@smart-village/shared';
+import { buildApi, type ApiHandler, type ApiOptions } from '../../src/api/server.js';
 import { addApiToken } from '../../src/api/tokens.js';
+import { addUser } from '../../src/auth/users.js';
 import { SqliteCloudStore } from '../../src/store/sqlite.js';
-import type { ApiRole, EdgeRef } from '../../src/store/types.js';
+import type { ApiRole, EdgeRef, UserRole } from '../../src/store/types.js';
 
 /**
  * A village in a temp-dir SQLite store, filled through the store API, and the API on a loopback
@@ -76,18 +77,75 @@ export function captureLog(): { log: Logger; lines: string[] } {
   return { log: pino({ level: 'debug' }, sink), lines };
 }
 
-export async function startVillage(opts: { keepAliveMs?: number; now?: () => number } = {}): Promise<Village> {
+/**
+ * What the edges told about themselves (…/state): village-a's pump house runs zone-1 and zone-3
+ * (Lan's field) and the tank; field-north runs zone-2 (Bình's field). zone-3 allows no manual runs.
+ */
+export const PUMP_STATE: EdgeState = {
+  ts: NOW - 5000,
+  readings: [],
+  control: {
+    outputs: [
+      { id: 'valve-1', kind: 'valve', on: false },
+      { id: 'pump', kind: 'pump', on: false },
+    ],
+    zones: [
+      { id: 'zone-1', name: 'Ruộng Lan trên', field: 'ruong-lan', state: 'idle', manualAllowed: true },
+      { id: 'zone-3', name: 'Ruộng Lan dưới', field: 'ruong-lan', state: 'idle', manualAllowed: false },
+    ],
+    lights: [{ id: 'street', on: false, reason: 'day' }],
+  },
+  meta: {
+    site: { name: 'Thôn Đông', timezone: 'Asia/Ho_Chi_Minh', language: 'vi', lat: 21.03, lon: 105.85 },
+    sensors: [
+      { id: 'soil-1', name: 'Đất ruộng Lan', field: 'ruong-lan', quantity: 'soil-moisture', unit: '%VWC' },
+      { id: 'tank-level', name: 'Bể nước', quantity: 'water-level', unit: 'cm' },
+    ],
+  },
+};
+export const FIELD_STATE: EdgeState = {
+  ts: NOW - 4000,
+  readings: [],
+  control: { outputs: [{ id: 'valve-2', kind: 'valve', on: false }], zones: [{ id: 'zone-2', name: 'Ruộng Bình', field: 'ruong-binh', state: 'idle', manualAllowed: true }], lights: [] },
+  meta: {
+    site: { name: 'Thôn Đông', timezone: 'Asia/Ho_Chi_Minh', language: 'vi', lat: 21.03, lon: 105.85 },
+    sensors: [{ id: 'soil-2', name: 'Đất ruộng Bình', field: 'ruong-binh', quantity: 'soil-moisture', unit: '%VWC' }],
+  },
+};
+
+export async function seedStates(store: SqliteCloudStore): Promise<void> {
+  await store.putEdgeState(PUMP, PUMP_STATE, NOW - 5000);
+  await store.putEdgeState(FIELD, FIELD_STATE, NOW - 4000);
+}
+
+/** Users of the village: passwords are "{name}-password". */
+export const USERS: { name: string; role: UserRole; site: string; fields?: string[] }[] = [
+  { name: 'lan', role: 'farmer', site: 'village-a', fields: ['ruong-lan'] },
+  { name: 'binh', role: 'farmer', site: 'village-a', fields: ['ruong-binh'] },
+  { name: 'an', role: 'operator', site: 'village-a' },
+  { name: 'khoa', role: 'admin', site: 'village-a' },
+  { name: 'xem', role: 'viewer', site: 'village-a' },
+  { name: 'bac', role: 'operator', site: 'village-b' },
+];
+
+export async function seedUsers(store: SqliteCloudStore): Promise<void> {
+  for (const u of USERS) await addUser(store, u, `${u.name}-password`, T0);
+}
+
+export async function startVillage(opts: { keepAliveMs?: number; now?: () => number; states?: boolean; users?: boolean; api?: Partial<ApiOptions> } = {}): Promise<Village> {
   const dir = mkdtempSync(join(tmpdir(), 'sv-api-'));
   const store = new SqliteCloudStore({ path: join(dir, 'cloud.sqlite') });
   await store.init();
   await seedVillage(store);
+  if (opts.states) await seedStates(store);
+  if (opts.users) await seedUsers(store);
   const tokens = {
     viewer: await addApiToken(store, 'hall-screen', 'viewer', T0),
     operator: await addApiToken(store, 'technician', 'operator', T0),
     admin: await addApiToken(store, 'commune', 'admin', T0),
   };
   const { log, lines } = captureLog();
-  const api = buildApi({ store, log, now: opts.now ?? (() => NOW), version: '9.9.9-test', ...(opts.keepAliveMs !== undefined && { keepAliveMs: opts.keepAliveMs }) });
+  const api = buildApi({ store, log, now: opts.now ?? (() => NOW), version: '9.9.9-test', ...(opts.keepAliveMs !== undefined && { keepAliveMs: opts.keepAliveMs }), loginLimit: { burst: 100, perMinute: 60 }, ...opts.api });
   const server = createServer(api);
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
@@ -101,6 +159,7 @@ export async function startVillage(opts: { keepAliveMs?: number; now?: () => num
     logs: lines,
     log,
     async close() {
+      api.stop();
       api.closeStreams();
       await new Promise<void>((resolve) => {
         server.close(() => resolve());
@@ -133,4 +192,68 @@ export function get(base: string, path: string, token?: string, method = 'GET'):
     req.on('error', reject);
     req.end();
   });
+}
+
+export interface Call {
+  method?: string;
+  /** Sent as JSON (Content-Type: application/json unless headers say otherwise). */
+  body?: unknown;
+  /** Sent as it is, as JSON (malformed bodies). */
+  raw?: string;
+  token?: string;
+  /** A session from login(): its cookie, and its CSRF token unless csrf is given. */
+  session?: Session;
+  csrf?: string | null;
+  headers?: Record<string, string>;
+}
+
+/** One request, with a JSON body, a token or a session, as a browser page or a script sends it. */
+export function call(base: string, path: string, c: Call = {}): Promise<JsonReply> {
+  const headers: Record<string, string> = {};
+  if (c.token !== undefined) headers.authorization = `Bearer ${c.token}`;
+  if (c.session) {
+    headers.cookie = c.session.cookie;
+    const csrf = c.csrf === undefined ? c.session.csrf : c.csrf;
+    if (csrf !== null) headers['x-csrf-token'] = csrf;
+  }
+  const text = c.raw ?? (c.body === undefined ? undefined : JSON.stringify(c.body));
+  if (text !== undefined) headers['content-type'] = 'application/json';
+  Object.assign(headers, c.headers);
+  return new Promise((resolve, reject) => {
+    const req = request(`${base}${path}`, { method: c.method ?? (text === undefined ? 'GET' : 'POST'), agent: false, headers }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (chunk: Buffer) => chunks.push(chunk));
+      res.on('end', () => {
+        const body = Buffer.concat(chunks).toString('utf8');
+        resolve({ status: res.statusCode ?? 0, headers: res.headers, body: body === '' ? undefined : JSON.parse(body) });
+      });
+      res.on('error', reject);
+    });
+    req.on('error', reject);
+    req.end(text);
+  });
+}
+
+export interface Session {
+  /** "sv_session=…", for the Cookie header. */
+  cookie: string;
+  csrf: string;
+  user: unknown;
+  /** The whole Set-Cookie line. */
+  setCookie: string;
+}
+
+/** The session cookie a Set-Cookie header sets, or undefined. */
+export function sessionFrom(reply: JsonReply): Session | undefined {
+  const line = (reply.headers['set-cookie'] ?? []).find((l) => l.startsWith('sv_session='));
+  if (!line) return undefined;
+  const body = reply.body as { csrf: string; user: unknown };
+  return { cookie: line.split(';')[0] as string, csrf: body.csrf, user: body.user, setCookie: line };
+}
+
+export async function login(base: string, username: string, password = `${username}-password`): Promise<Session> {
+  const r = await call(base, '/api/session', { body: { username, password } });
+  const session = sessionFrom(r);
+  if (r.status !== 200 || !session) throw new Error(`login ${username}: ${r.status} ${JSON.stringify(r.body)}`);
+  return session;
 }

@@ -24,14 +24,20 @@ describe('OpenAPI document', () => {
     expect(documented.sort()).toEqual(ROUTES.map((r) => `${r.method} ${r.path}`).sort());
   });
 
-  it.each(ROUTES.map((r) => [r.path, r] as const))('%s: same path and query parameters, same role, same auth', (path, route) => {
-    const op = OPENAPI.paths[path]?.get;
+  it.each(ROUTES.map((r) => [`${r.method} ${r.path}`, r] as const))('%s: same path and query parameters, same role, same auth, a body where it takes one', (_, route) => {
+    const path = route.path;
+    const op = OPENAPI.paths[path]?.[route.method.toLowerCase() as 'get' | 'post' | 'put' | 'delete'];
     expect(op).toBeDefined();
     const params = op?.parameters ?? [];
     expect(params.filter((p) => p.in === 'query').map((p) => p.name).sort()).toEqual(Object.keys(route.query.shape).sort());
     expect(params.filter((p) => p.in === 'path').map((p) => p.name).sort()).toEqual([...path.matchAll(/\{(\w+)\}/g)].map((m) => m[1]).sort());
     if (route.role === 'public') expect(op?.security).toEqual([]);
     else expect(op?.['x-role']).toBe(route.role);
+    // A body is documented exactly where the route reads one, with the same top-level fields.
+    const documented = op?.requestBody?.content['application/json']?.schema;
+    if (route.body === undefined) expect(documented).toBeUndefined();
+    else expect(Object.keys(documented?.properties ?? {}).sort()).toEqual(Object.keys((route.body as unknown as { shape: object }).shape).sort());
+    if (route.sessionOnly) expect(op?.security).toEqual([{ session: [] }]);
   });
 
   it('resolves every $ref', () => {

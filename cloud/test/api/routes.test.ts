@@ -274,6 +274,18 @@ describe('not found and wrong method', () => {
   });
 
   it('maps every error code to its one status', () => {
-    expect(API_ERRORS).toEqual({ BAD_REQUEST: 400, UNAUTHORIZED: 401, FORBIDDEN: 403, NOT_FOUND: 404, METHOD_NOT_ALLOWED: 405, INTERNAL: 500, STORE_UNAVAILABLE: 503 });
+    expect(API_ERRORS).toEqual({
+      BAD_REQUEST: 400,
+      UNAUTHORIZED: 401,
+      FORBIDDEN: 403,
+      NOT_FOUND: 404,
+      METHOD_NOT_ALLOWED: 405,
+      CSRF: 403,
+      PAYLOAD_TOO_LARGE: 413,
+      TOO_MANY_REQUESTS: 429,
+      INTERNAL: 500,
+      STORE_UNAVAILABLE: 503,
+      BROKER_UNAVAILABLE: 503,
+    });
   });
 });

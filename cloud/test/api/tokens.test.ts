@@ -50,12 +50,12 @@ describe('tokens', () => {
 
   it('a v1 store file gains the token table when opened', async () => {
     const path = join(dir, 'v1.sqlite');
-    // A file as schema 1 left it: everything but the token table.
+    // A file as schema 1 left it: everything but the token table (and what came after it).
     const fresh = new SqliteCloudStore({ path });
     await fresh.init();
     await fresh.close();
     const old = new Database(path);
-    old.exec('DROP TABLE api_tokens');
+    old.exec('DROP TABLE api_tokens; DROP TABLE users; DROP TABLE sessions; DROP TABLE commands; DROP TABLE edge_state; DROP TABLE announcements');
     old.pragma('user_version = 1');
     old.close();
     const store = new SqliteCloudStore({ path });

@@ -1,6 +1,6 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import type { Event, Reading } from '@smart-village/shared';
-import type { CloudStore, EdgeRef } from '../../src/store/types.js';
+import type { EdgeState, Event, Reading } from '@smart-village/shared';
+import type { CloudStore, CommandRecord, EdgeRef, SessionRecord, UserRecord } from '../../src/store/types.js';
 
 /**
  * The one contract every CloudStore passes (SQLite, PostgreSQL). Each test gets a fresh, empty,
@@ -484,6 +484,199 @@ export function describeCloudStoreContract(name: string, factory: CloudStoreFact
         expect(await store.findToken(hash('a'))).toBeUndefined();
         expect(await store.findToken(hash('e'))).toEqual({ name: 'hall-screen', role: 'operator', createdAt: T0 + 5 });
         expect(await store.listTokens()).toEqual([{ name: 'hall-screen', role: 'operator', createdAt: T0 + 5 }]);
+      });
+    });
+
+    describe('users and sessions', () => {
+      const lan: UserRecord = { name: 'lan', role: 'farmer', site: 'village-a', fields: ['ruong-1', 'ruong-2'], passwordHash: 'scrypt$lan', createdAt: T0 };
+      const binh: UserRecord = { name: 'binh', role: 'operator', site: 'village-a', fields: null, passwordHash: 'scrypt$binh', createdAt: T0 + 1 };
+      const session = (idHash: string, over: Partial<SessionRecord> = {}): SessionRecord => ({
+        idHash,
+        kind: 'user',
+        subject: 'lan',
+        site: 'village-a',
+        csrf: `csrf-${idHash}`,
+        createdAt: T0,
+        expiresAt: T0 + 30 * 24 * H,
+        ...over,
+      });
+
+      it('adds users, reads them back (fields as a list or null), lists them by name', async () => {
+        expect(await store.listUsers()).toEqual([]);
+        await store.addUser(lan);
+        await store.addUser(binh);
+        expect(await store.getUser('lan')).toEqual(lan);
+        expect(await store.getUser('binh')).toEqual(binh);
+        expect(await store.getUser('nobody')).toBeUndefined();
+        expect((await store.listUsers()).map((u) => u.name)).toEqual(['binh', 'lan']);
+      });
+
+      it('refuses a user name twice and keeps the first', async () => {
+        await store.addUser(lan);
+        await expect(store.addUser({ ...lan, role: 'admin', passwordHash: 'scrypt$other' })).rejects.toMatchObject({ code: 'STORE_FAILED', message: expect.stringContaining('already exists') });
+        expect(await store.getUser('lan')).toEqual(lan);
+      });
+
+      it('finds, renews and removes sessions; kiosk sessions keep their token hash', async () => {
+        await store.addUser(lan);
+        await store.addSession(session('a'));
+        await store.addSession(session('k', { kind: 'kiosk', subject: 'hall-screen', tokenHash: 'f'.repeat(64), expiresAt: T0 + 365 * 24 * H }));
+        expect(await store.findSession('a')).toEqual(session('a'));
+        expect(await store.findSession('k')).toEqual(session('k', { kind: 'kiosk', subject: 'hall-screen', tokenHash: 'f'.repeat(64), expiresAt: T0 + 365 * 24 * H }));
+        expect(await store.findSession('csrf-a')).toBeUndefined();
+        await store.renewSession('a', T0 + 40 * 24 * H);
+        expect((await store.findSession('a'))?.expiresAt).toBe(T0 + 40 * 24 * H);
+        await store.removeSession('a');
+        expect(await store.findSession('a')).toBeUndefined();
+        expect(await store.findSession('k')).toBeDefined();
+      });
+
+      it('removes expired sessions only', async () => {
+        await store.addSession(session('old', { expiresAt: T0 + H }));
+        await store.addSession(session('edge', { expiresAt: T0 + 2 * H }));
+        await store.addSession(session('new', { expiresAt: T0 + 3 * H }));
+        expect(await store.removeExpiredSessions(T0 + 2 * H)).toBe(2);
+        expect(await store.findSession('old')).toBeUndefined();
+        expect(await store.findSession('edge')).toBeUndefined();
+        expect(await store.findSession('new')).toBeDefined();
+        expect(await store.removeExpiredSessions(T0 + 2 * H)).toBe(0);
+      });
+
+      it('removing a user ends their sessions, not others', async () => {
+        await store.addUser(lan);
+        await store.addUser(binh);
+        await store.addSession(session('a'));
+        await store.addSession(session('b', { subject: 'binh' }));
+        // A kiosk that happens to share the name is not the user's.
+        await store.addSession(session('k', { kind: 'kiosk', subject: 'lan', tokenHash: 'e'.repeat(64) }));
+        expect(await store.removeUser('lan')).toBe(true);
+        expect(await store.removeUser('lan')).toBe(false);
+        expect(await store.getUser('lan')).toBeUndefined();
+        expect(await store.findSession('a')).toBeUndefined();
+        expect(await store.findSession('b')).toBeDefined();
+        expect(await store.findSession('k')).toBeDefined();
+      });
+    });
+
+    describe('commands', () => {
+      const cmd = (id: string, over: Partial<CommandRecord> = {}): CommandRecord => ({
+        id,
+        site: 'village-a',
+        edge: 'pump-house',
+        by: 'lan',
+        action: { type: 'water', zone: 'zone-1', duration: 600_000 },
+        issuedAt: T0,
+        ttl: 60_000,
+        status: 'sent',
+        updatedAt: T0,
+        ...over,
+      });
+
+      it('stores an audit row and lists a site newest first, by issuer, updated since', async () => {
+        await store.addCommand(cmd('c1'));
+        await store.addCommand(cmd('c2', { issuedAt: T0 + 1000, updatedAt: T0 + 1000, by: 'token:technician', action: { type: 'pause', duration: 3_600_000 } }));
+        await store.addCommand(cmd('c3', { issuedAt: T0 + 2000, updatedAt: T0 + 2000, edge: 'field-north', action: { type: 'stop' } }));
+        await store.addCommand(cmd('c4', { site: 'village-b', issuedAt: T0 + 3000, updatedAt: T0 + 3000 }));
+        expect(await store.listCommands('village-a', { limit: 10 })).toEqual([
+          cmd('c3', { issuedAt: T0 + 2000, updatedAt: T0 + 2000, edge: 'field-north', action: { type: 'stop' } }),
+          cmd('c2', { issuedAt: T0 + 1000, updatedAt: T0 + 1000, by: 'token:technician', action: { type: 'pause', duration: 3_600_000 } }),
+          cmd('c1'),
+        ]);
+        expect((await store.listCommands('village-a', { limit: 2 })).map((c) => c.id)).toEqual(['c3', 'c2']);
+        expect((await store.listCommands('village-a', { by: 'lan', limit: 10 })).map((c) => c.id)).toEqual(['c3', 'c1']);
+        expect((await store.listCommands('village-a', { updatedSince: T0 + 1000, limit: 10 })).map((c) => c.id)).toEqual(['c3', 'c2']);
+        expect((await store.listCommands('village-b', { limit: 10 })).map((c) => c.id)).toEqual(['c4']);
+      });
+
+      it('refuses a command for an edge that was never added', async () => {
+        await expect(store.addCommand(cmd('c1', { edge: 'nobody' }))).rejects.toMatchObject({ code: 'STORE_FAILED', message: expect.stringContaining('not registered') });
+        expect(await store.listCommands('village-a', { limit: 10 })).toEqual([]);
+      });
+
+      it('applies results forward only, and only from the edge the command went to', async () => {
+        await store.addCommand(cmd('c1'));
+        // Another edge cannot answer for it.
+        expect(await store.commandResult(B, 'c1', 'rejected', 'not mine', T0 + 1)).toBeUndefined();
+        expect(await store.commandResult(A, 'nope', 'accepted', undefined, T0 + 1)).toBeUndefined();
+        expect(await store.commandResult(A, 'c1', 'accepted', undefined, T0 + 100)).toEqual(cmd('c1', { status: 'accepted', updatedAt: T0 + 100 }));
+        // A repeated accept changes nothing.
+        expect(await store.commandResult(A, 'c1', 'accepted', undefined, T0 + 150)).toBeUndefined();
+        expect(await store.commandResult(A, 'c1', 'done', 'watered 10 min', T0 + 200)).toEqual(cmd('c1', { status: 'done', reason: 'watered 10 min', updatedAt: T0 + 200 }));
+        // Terminal: nothing moves it any more.
+        for (const s of ['accepted', 'rejected', 'failed', 'done'] as const) expect(await store.commandResult(A, 'c1', s, 'late', T0 + 300)).toBeUndefined();
+        expect((await store.listCommands('village-a', { limit: 1 }))[0]).toMatchObject({ status: 'done', reason: 'watered 10 min', updatedAt: T0 + 200 });
+      });
+
+      it('a rejection ends a command at once', async () => {
+        await store.addCommand(cmd('c1'));
+        expect(await store.commandResult(A, 'c1', 'rejected', 'tank below 15 %', T0 + 5)).toMatchObject({ status: 'rejected', reason: 'tank below 15 %' });
+        expect(await store.commandResult(A, 'c1', 'accepted', undefined, T0 + 6)).toBeUndefined();
+      });
+
+      it('expires commands with no answer by issuedAt + ttl, once; a late answer still counts', async () => {
+        await store.addCommand(cmd('c1'));
+        await store.addCommand(cmd('c2', { issuedAt: T0 + 10_000, updatedAt: T0 + 10_000 }));
+        await store.addCommand(cmd('c3'));
+        await store.commandResult(A, 'c3', 'accepted', undefined, T0 + 1);
+        expect(await store.expireCommands(T0 + 59_999)).toEqual([]);
+        expect(await store.expireCommands(T0 + 60_000)).toEqual([cmd('c1', { status: 'expired', updatedAt: T0 + 60_000 })]);
+        expect(await store.expireCommands(T0 + 60_000)).toEqual([]);
+        expect((await store.expireCommands(T0 + 80_000)).map((c) => c.id)).toEqual(['c2']);
+        // The edge's word wins over our guess that it never came.
+        expect(await store.commandResult(A, 'c1', 'done', undefined, T0 + 90_000)).toMatchObject({ status: 'done' });
+        expect((await store.listCommands('village-a', { limit: 10 })).map((c) => [c.id, c.status])).toEqual([
+          ['c2', 'expired'],
+          // Same issuedAt: by id, descending.
+          ['c3', 'accepted'],
+          ['c1', 'done'],
+        ]);
+      });
+    });
+
+    describe('edge state and announcements', () => {
+      const state = (ts: number, extra: Partial<EdgeState> = {}): EdgeState => ({
+        ts,
+        readings: [reading('soil-1', ts, 31)],
+        control: {
+          outputs: [{ id: 'valve-1', kind: 'valve', on: true, until: ts + 600_000, reason: 'manual by lan' }],
+          zones: [{ id: 'zone-1', name: 'Ruộng Lan', field: 'ruong-1', state: 'running', manualAllowed: true }],
+          lights: [],
+        },
+        meta: {
+          site: { name: 'Thôn A', timezone: 'Asia/Ho_Chi_Minh', language: 'vi', lat: 21.02, lon: 105.85 },
+          sensors: [{ id: 'soil-1', name: 'Đất ruộng Lan', field: 'ruong-1', quantity: 'soil-moisture', unit: '%VWC' }],
+        },
+        ...extra,
+      });
+
+      it('keeps the latest state per edge, of one site, by edge', async () => {
+        expect(await store.edgeStates('village-a')).toEqual([]);
+        await store.putEdgeState(A, state(T0), T0 + 5);
+        await store.putEdgeState(B, state(T0 + 1, { control: undefined }), T0 + 6);
+        await store.putEdgeState(OTHER, state(T0 + 2), T0 + 7);
+        await store.putEdgeState(A, state(T0 + 10), T0 + 15);
+        const { control: _none, ...withoutControl } = state(T0 + 1);
+        expect(await store.edgeStates('village-a')).toEqual([
+          { ...B, receivedAt: T0 + 6, state: withoutControl },
+          { ...A, receivedAt: T0 + 15, state: state(T0 + 10) },
+        ]);
+        expect((await store.edgeStates('village-b')).map((s) => s.edge)).toEqual(['pump-house']);
+      });
+
+      it('refuses the state of an edge that was never added', async () => {
+        await expect(store.putEdgeState({ site: 'village-a', edge: 'ghost' }, state(T0), T0)).rejects.toMatchObject({ code: 'STORE_FAILED' });
+        expect(await store.edgeStates('village-a')).toEqual([]);
+      });
+
+      it('sets, replaces and clears an announcement per site', async () => {
+        expect(await store.getAnnouncement('village-a')).toBeUndefined();
+        await store.setAnnouncement('village-a', { text: 'Họp thôn 19h', by: 'binh', updatedAt: T0 });
+        await store.setAnnouncement('village-a', { text: 'Họp thôn 20h', by: 'an', updatedAt: T0 + 1 });
+        await store.setAnnouncement('village-b', { text: 'other', by: 'x', updatedAt: T0 });
+        expect(await store.getAnnouncement('village-a')).toEqual({ text: 'Họp thôn 20h', by: 'an', updatedAt: T0 + 1 });
+        await store.setAnnouncement('village-a', null);
+        expect(await store.getAnnouncement('village-a')).toBeUndefined();
+        expect(await store.getAnnouncement('village-b')).toMatchObject({ text: 'other' });
       });
     });
   });

@@ -41,6 +41,8 @@ export function aclFor(ingestUser: string): string {
     'topic read sv/v1/+/+/telemetry',
     'topic read sv/v1/+/+/events',
     'topic read sv/v1/+/+/status',
+    'topic read sv/v1/+/+/state',
+    'topic read sv/v1/+/+/cmd-result',
     'topic write sv/v1/+/+/ack',
     'topic write sv/v1/+/+/cmd',
     '',
