@@ -30,6 +30,21 @@ const httpPort = process.env.VILLAGE_HTTP_PORT ?? '8080';
 const tok = spawnSync(process.execPath, [cloudCli, 'token', 'add', '--name', 'demo-viewer', '--role', 'viewer', '--db', cloudDb], { encoding: 'utf8' });
 const token = /\b(svt_\S+)/.exec(tok.stdout)?.[1];
 
+// Demo accounts: an operator and two farmers with their own fields. Fresh passwords each start.
+const accounts = [];
+for (const [name, role, fields] of [
+  ['van-hanh', 'operator', undefined],
+  ['nong-dan-lan', 'farmer', 'ruong-1,vuon-rau'],
+  ['nong-dan-minh', 'farmer', 'ruong-2,ruong-3'],
+]) {
+  spawnSync(process.execPath, [cloudCli, 'user', 'remove', name, '--db', cloudDb], { encoding: 'utf8' });
+  const r = spawnSync(process.execPath, [cloudCli, 'user', 'add', name, '--site', 'my-hoa', '--role', role, ...(fields ? ['--fields', fields] : []), '--db', cloudDb], { encoding: 'utf8' });
+  const password = /Password[^\n]*\n\s+(\S+)/.exec(r.stdout)?.[1];
+  if (password) accounts.push(`  ${name.padEnd(14)} ${role.padEnd(9)} ${password}${fields ? `   (fields ${fields})` : ''}`);
+}
+const hall = spawnSync(process.execPath, [cloudCli, 'token', 'add', '--name', `hall-${Date.now()}`, '--role', 'viewer', '--db', cloudDb], { encoding: 'utf8' });
+const hallToken = /\b(svt_\S+)/.exec(hall.stdout)?.[1];
+
 const children = [];
 function start(name, args, env) {
   const child = spawn(process.execPath, args, { cwd: root, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
@@ -77,7 +92,12 @@ setTimeout(() => {
   console.log(
     [
       '',
-      'Demo village running. In another terminal:',
+      'Demo village running.',
+      `  farmer view:  http://127.0.0.1:${httpPort}/   sign in as:`,
+      ...accounts,
+      hallToken ? `  hall screen:  http://127.0.0.1:${httpPort}/hall#token=${hallToken}` : '',
+      '  the edge\'s own page (village LAN, works without the cloud): http://127.0.0.1:8081/',
+      'In another terminal:',
       `  pnpm edge status --config examples/demo-village.yaml --data-dir ${dataDir}`,
       `  node cloud/dist/cli.js edge list --db ${cloudDb}`,
       token ? `  curl -H 'Authorization: Bearer ${token}' http://127.0.0.1:${httpPort}/api/sites/my-hoa/latest` : '',

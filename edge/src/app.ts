@@ -239,7 +239,7 @@ export class EdgeApp {
           bytesPerSecond: cloud.bytesPerSecond,
           correctTime: (row) => watch.correct(row),
           ...(this.control && { onCommand: (cmd: Command) => void this.command(cmd) }),
-          stateExtras: () => ({ ...(this.control && { control: this.control.state() }), meta: edgeMeta(config) }),
+          stateExtras: () => ({ ...(this.control && { control: this.control.state() }), meta: edgeMeta(config, this.outbox.latest()) }),
           batchRows: cloud.batchRows,
           ackTimeout: cloud.ackTimeout,
         });

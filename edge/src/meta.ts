@@ -1,4 +1,4 @@
-import { QUANTITIES, type EdgeMeta, type Quantity, type Unit } from '@smart-village/shared';
+import { QUANTITIES, type EdgeMeta, type Quantity, type Reading, type Unit } from '@smart-village/shared';
 import type { EdgeConfig } from './config.js';
 import { GPIO_POINTS, sensorIdOf } from './gpio/inputs.js';
 
@@ -27,8 +27,20 @@ export function sensorCatalog(config: Pick<EdgeConfig, 'site' | 'modbus' | 'gpio
   return out;
 }
 
-/** What dashboards need to label this edge's data (sent inside …/state). */
-export function edgeMeta(config: Pick<EdgeConfig, 'site' | 'modbus' | 'gpio'>): EdgeMeta {
+/**
+ * What dashboards need to label this edge's data (sent inside …/state). Firmware nodes declare
+ * their sensors at run time (in their hello): those named under `sensors:` are added once a
+ * reading shows their unit.
+ */
+export function edgeMeta(config: Pick<EdgeConfig, 'site' | 'modbus' | 'gpio'>, latest: readonly Pick<Reading, 'sensor' | 'unit'>[] = []): EdgeMeta {
   const s = config.site.site;
-  return { site: { name: s.name, timezone: s.timezone, language: s.language, lat: s.lat, lon: s.lon }, sensors: sensorCatalog(config) };
+  const sensors = sensorCatalog(config);
+  const known = new Set(sensors.map((x) => x.id));
+  for (const r of latest) {
+    const named = config.site.sensors.find((n) => n.id === r.sensor);
+    if (!named || known.has(r.sensor)) continue;
+    known.add(r.sensor);
+    sensors.push({ id: r.sensor, unit: r.unit, ...(named.name !== undefined && { name: named.name }), ...(named.field !== undefined && { field: named.field }) });
+  }
+  return { site: { name: s.name, timezone: s.timezone, language: s.language, lat: s.lat, lon: s.lon }, sensors };
 }
