@@ -141,6 +141,8 @@ export interface ClosedLoopOptions {
   sampleMs?: number;
   /** false: no control engine, the outputs stay in their safe state (the uncontrolled baseline). */
   control?: boolean;
+  /** Sensor ids sampled besides those control uses (to watch fields control does not read). */
+  watch?: readonly string[];
   log?: Logger;
 }
 
@@ -219,7 +221,7 @@ export class ClosedLoop {
     this.field = new SimulatedField(this.config, this.clock, log.child({ module: 'sim' }));
     this.village = this.field.village;
     this.outputs = createOutputs(actuators, { busQueues: new Map(), clock: this.clock, log: log.child({ module: 'outputs' }) }) as Map<string, SimulatedOutput>;
-    this.probes = this.buildProbes();
+    this.probes = this.buildProbes(opts.watch ?? []);
     this.nextSample = opts.start;
     this.engine =
       opts.control === false
@@ -325,10 +327,10 @@ export class ClosedLoop {
     }
   }
 
-  /** The sensors control uses, each read from the model the way its simulated device reads it. */
-  private buildProbes(): Probe[] {
+  /** The sensors sampled, each read from the model the way its simulated device reads it. */
+  private buildProbes(watch: readonly string[]): Probe[] {
     const { site, modbus, gpio } = this.config;
-    const used = new Set(controlSensors(site));
+    const used = new Set([...controlSensors(site), ...watch]);
     const probes: Probe[] = [];
     const v = this.village;
     for (const dev of modbus) {

@@ -211,8 +211,10 @@ describe('control in a closed loop with the simulated village (30 days, seed 11)
     // Below start: the time from a reading under start to water on that field is at most one
     // reading, the field's own soak time (minOff, after a run that ended at maxRun below
     // target), and the runs ahead of it on the single pump (the other field's maxRun, the
-    // program's longest run: 15 min at ET's 150 %), at the model's fastest drying rate.
-    const lagHours = (MIN + m.minOff + m.maxRun + 22.5 * MIN) / HOUR;
+    // program's longest run: 15 min at ET's maxPercent), at the model's fastest drying rate.
+    const step = (config.site.programs[0] as { zones: { duration?: number }[] }).zones[0]?.duration as number;
+    const programRun = (step * config.site.irrigation.et.maxPercent) / 100;
+    const lagHours = (MIN + m.minOff + m.maxRun + programRun) / HOUR;
     const drying = dryingPerHour(m.target);
     const low = drying * lagHours;
     expect(drying).toBeGreaterThan(0.05); // the model does dry the soil (~0.1-0.3 %/h by day)
