@@ -18,6 +18,9 @@ import { applySafeStates, formatSafeStateReport } from './outputs/safe-state.js'
 import { CONTROL_FILE, SqliteControlStore, runsToCsv } from './control/store.js';
 import { SiteCalendar } from './control/calendar.js';
 import { readLocalToken } from './http/local-token.js';
+import { addToken, addUser, generatePassword } from './http/accounts.js';
+import { siteView } from './http/site.js';
+import { TOKEN_ROLES, USER_ROLES, WEB_FILE, WebStore, type TokenRole, type UserRole } from './http/web-store.js';
 
 const USAGE = `village-edge — the smart-village edge service
 
@@ -40,6 +43,14 @@ local control (sent to the running service):
   village-edge log --config FILE [--zone ID] [--from YYYY-MM-DD] [--to YYYY-MM-DD] [--csv]
                                                       the irrigation log (CSV for farm records)
   village-edge safe-outputs --config FILE             put every output in its safe state (systemd ExecStopPost)
+
+the web app on the village LAN (accounts kept in DIR/web.sqlite; no internet needed):
+  village-edge user add NAME --config FILE --role admin|operator|farmer|viewer [--fields a,b] [--password-file F]
+                                                      add a user; prints a generated password once without --password-file
+  village-edge user list | user remove NAME           list users / remove one (their sessions end)
+  village-edge token add --role viewer [--name hall-screen] [--config FILE]
+                                                      a token for the hall screen (hall#token=…), printed once
+  village-edge token list | token remove NAME
 
 DIR defaults to $VILLAGE_DATA_DIR or ./data.`;
 
@@ -68,6 +79,10 @@ async function main(argv: string[]): Promise<number> {
       clear: { type: 'boolean' },
       limit: { type: 'string' },
       csv: { type: 'boolean' },
+      role: { type: 'string' },
+      fields: { type: 'string' },
+      'password-file': { type: 'string' },
+      name: { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },
   });
@@ -107,6 +122,10 @@ async function main(argv: string[]): Promise<number> {
       return explain(loadConfigFile(need(values.config, '--config FILE')), dataDir, need(values.zone, '--zone ID'), Number(values.limit ?? 20));
     case 'log':
       return irrigationLog(loadConfigFile(need(values.config, '--config FILE')), dataDir, values);
+    case 'user':
+      return userCommand(dataDir, positionals, values);
+    case 'token':
+      return tokenCommand(dataDir, positionals, values);
     case 'safe-outputs': {
       const cfg = loadConfigFile(need(values.config, '--config FILE'));
       const results = await applySafeStates(cfg, { clock: systemClock, log: createLogger({ level: 'warn' }) });
@@ -398,6 +417,135 @@ async function irrigationLog(config: EdgeConfig, dataDir: string, v: { zone?: st
     console.log(`${local(r.start)}  ${r.zone.padEnd(12)} ${minutes.padStart(6)} min ${r.litres !== undefined ? `${String(r.litres).padStart(8)} L${r.metered ? ' ' : '~'}` : '          '} ${r.outcome.padEnd(11)} ${r.reason}${r.endReason ? ` — ${r.endReason}` : ''}`);
   }
   return 0;
+}
+
+/** Opens the accounts file of a data directory, saying what to do when it cannot. */
+function openWebStore(dataDir: string): WebStore | undefined {
+  try {
+    return new WebStore(dataDir);
+  } catch (err) {
+    console.error(`${toVillageError(err).message}\n(the edge keeps users in ${join(dataDir, WEB_FILE)}; give --data-dir of the running service)`);
+    return undefined;
+  }
+}
+
+/** `user add|list|remove`: the people who may use the web app on this edge. */
+async function userCommand(dataDir: string, positionals: string[], v: { config?: string | undefined; role?: string | undefined; fields?: string | undefined; 'password-file'?: string | undefined }): Promise<number> {
+  const [sub, name, ...extra] = positionals;
+  if (sub === 'add') {
+    if (!name || extra.length > 0 || !v.role || !(USER_ROLES as readonly string[]).includes(v.role)) {
+      console.error(`user add needs NAME, --config FILE and --role ${USER_ROLES.join('|')} (farmers also --fields a,b)`);
+      return 2;
+    }
+    // The config says which fields exist, so a typo in --fields is caught here.
+    const config = loadConfigFile(need(v.config, '--config FILE'));
+    const generated = v['password-file'] === undefined;
+    const password = generated ? generatePassword() : readFileSync(v['password-file'] as string, 'utf8').replace(/\r?\n$/, '');
+    const fields = v.fields?.split(',').map((f) => f.trim()).filter(Boolean);
+    const store = openWebStore(dataDir);
+    if (!store) return 1;
+    try {
+      await addUser(store, { name, role: v.role as UserRole, ...(fields && { fields }) }, password, siteView(config).fields, Date.now());
+    } catch (err) {
+      const e = toVillageError(err);
+      if (e.code !== 'CONFIG_INVALID') throw err;
+      console.error(e.message);
+      return 2;
+    } finally {
+      store.close();
+    }
+    console.log(`user "${name}" (${v.role}${fields ? ` of ${fields.join(', ')}` : ''}) added at site ${config.site.site.id}.`);
+    if (generated) {
+      console.log('Password (shown once, only a hash is kept):');
+      console.log(`  ${password}`);
+    }
+    return 0;
+  }
+  if (sub === 'list' || sub === 'remove') {
+    if (sub === 'remove' && (!name || extra.length > 0)) {
+      console.error('user remove needs NAME');
+      return 2;
+    }
+    const store = openWebStore(dataDir);
+    if (!store) return 1;
+    try {
+      if (sub === 'list') {
+        const users = store.listUsers();
+        if (users.length === 0) console.log('no users yet (village-edge user add NAME --config FILE --role …)');
+        for (const u of users) console.log(`${u.name.padEnd(24)} ${u.role.padEnd(9)} ${u.fields ? u.fields.join(',') : 'all fields'}  created ${new Date(u.createdAt).toISOString()}`);
+        return 0;
+      }
+      if (!store.removeUser(name as string)) {
+        console.error(`no user "${name}"`);
+        return 1;
+      }
+      console.log(`user "${name}" removed; their sessions have ended.`);
+      return 0;
+    } finally {
+      store.close();
+    }
+  }
+  console.error(USAGE);
+  return 2;
+}
+
+/** `token add|list|remove`: tokens for screens (a viewer token is the hall screen's key). */
+async function tokenCommand(dataDir: string, positionals: string[], v: { config?: string | undefined; role?: string | undefined; name?: string | undefined }): Promise<number> {
+  const [sub, name, ...extra] = positionals;
+  if (sub === 'add') {
+    if (!v.role || !(TOKEN_ROLES as readonly string[]).includes(v.role) || positionals.length > 1) {
+      console.error(`token add needs --role ${TOKEN_ROLES.join('|')} (viewer for a hall screen), and optionally --name and --config (for the hall screen's address)`);
+      return 2;
+    }
+    const config = v.config === undefined ? undefined : loadConfigFile(v.config);
+    const tokenName = v.name ?? 'hall-screen';
+    const store = openWebStore(dataDir);
+    if (!store) return 1;
+    let token: string;
+    try {
+      token = addToken(store, tokenName, v.role as TokenRole, Date.now());
+    } catch (err) {
+      const e = toVillageError(err);
+      if (e.code !== 'CONFIG_INVALID') throw err;
+      console.error(e.message);
+      return 2;
+    } finally {
+      store.close();
+    }
+    console.log(`token "${tokenName}" (${v.role}) created (an earlier one of that name no longer works). Shown once, only a hash is kept:`);
+    console.log(`  ${token}`);
+    if (v.role === 'viewer') {
+      const http = config?.site.edge.http;
+      const loopback = http !== undefined && ['127.0.0.1', '::1', 'localhost'].includes(http.host);
+      console.log(`hall screen: open http://${loopback ? '127.0.0.1' : "<this Pi's address>"}:${http?.port ?? '<edge.http.port>'}/hall#token=${token}`);
+      if (loopback) console.log('  (edge.http.host is loopback: set it to 0.0.0.0 to serve the village LAN)');
+    }
+    return 0;
+  }
+  if (sub === 'list' || sub === 'remove') {
+    if (sub === 'remove' && (!name || extra.length > 0)) {
+      console.error('token remove needs NAME');
+      return 2;
+    }
+    const store = openWebStore(dataDir);
+    if (!store) return 1;
+    try {
+      if (sub === 'list') {
+        for (const t of store.listTokens()) console.log(`${t.name.padEnd(32)} ${t.role.padEnd(9)} created ${new Date(t.createdAt).toISOString()}`);
+        return 0;
+      }
+      if (!store.removeToken(name as string)) {
+        console.error(`no token "${name}"`);
+        return 1;
+      }
+      console.log(`token "${name}" removed; screens using it are signed out.`);
+      return 0;
+    } finally {
+      store.close();
+    }
+  }
+  console.error(USAGE);
+  return 2;
 }
 
 main(process.argv.slice(2)).then(

@@ -1,5 +1,21 @@
 import type { EventInput, Event, Reading } from '@smart-village/shared';
 
+/**
+ * Readings of one sensor in one time bucket, aggregated: what history charts draw. `t` is the
+ * bucket start (ts floored to a multiple of the bucket width from the epoch); `last` is the value
+ * of the newest reading in it (`lastTs`).
+ */
+export interface SensorBucket {
+  sensor: string;
+  t: number;
+  min: number;
+  max: number;
+  sum: number;
+  count: number;
+  last: number;
+  lastTs: number;
+}
+
 /** A committed row of the outbox, numbered by the edge's one monotonic sequence. */
 export type OutboxRow =
   | { seq: number; kind: 'reading'; reading: Reading }
@@ -54,6 +70,16 @@ export interface Outbox {
   readingsSince(sensors: readonly string[], from: number): Reading[];
   /** Most recent events first. */
   recentEvents(limit: number, filter?: { source?: string; kind?: string }): Event[];
+  /** Most recent events first, with their seq; of one source or kind, at or after `since` (ts). */
+  eventsWithSeq(query: { limit: number; source?: string; kind?: string; since?: number }): (Event & { seq: number })[];
+  /**
+   * Readings with a value, seq in (afterSeq, uptoSeq] and ts in [from, to), aggregated per sensor
+   * and bucket of `bucketMs`. A long range is walked in slices of seqs, so that no one call holds
+   * the event loop (and with it control) for long.
+   */
+  readingBuckets(range: { afterSeq: number; uptoSeq: number; from: number; to: number; bucketMs: number }): SensorBucket[];
+  /** The first reading seq with ts >= `ts` (seqs follow time closely); lastSeq + 1 when none is that new. */
+  seqAtTime(ts: number): number;
   /** Applies retention by age and the disk quota now (also runs periodically). */
   enforceRetention(): void;
   start(): void;
