@@ -3,7 +3,7 @@
 // ingest, SQLite) on loopback, registers the demo edge, and runs `village-edge demo` syncing to
 // it. Ctrl-C stops both. Data goes to ./data (edge outbox) and ./data/cloud (cloud store).
 import { spawn, spawnSync } from 'node:child_process';
-import { mkdirSync } from 'node:fs';
+import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -40,7 +40,15 @@ for (const [name, role, fields] of [
   spawnSync(process.execPath, [cloudCli, 'user', 'remove', name, '--db', cloudDb], { encoding: 'utf8' });
   const r = spawnSync(process.execPath, [cloudCli, 'user', 'add', name, '--site', 'my-hoa', '--role', role, ...(fields ? ['--fields', fields] : []), '--db', cloudDb], { encoding: 'utf8' });
   const password = /Password[^\n]*\n\s+(\S+)/.exec(r.stdout)?.[1];
-  if (password) accounts.push(`  ${name.padEnd(14)} ${role.padEnd(9)} ${password}${fields ? `   (fields ${fields})` : ''}`);
+  if (!password) continue;
+  accounts.push(`  ${name.padEnd(14)} ${role.padEnd(9)} ${password}${fields ? `   (fields ${fields})` : ''}`);
+  // The same account on the edge's own page (it must work without the cloud, so it keeps its own).
+  const pwFile = join(dataDir, '.demo-password');
+  writeFileSync(pwFile, password, { mode: 0o600 });
+  const demoConfig = join(root, 'examples', 'demo-village.yaml');
+  spawnSync(process.execPath, [edgeCli, 'user', 'remove', name, '--config', demoConfig, '--data-dir', dataDir], { encoding: 'utf8' });
+  spawnSync(process.execPath, [edgeCli, 'user', 'add', name, '--config', demoConfig, '--data-dir', dataDir, '--role', role, ...(fields ? ['--fields', fields] : []), '--password-file', pwFile], { encoding: 'utf8' });
+  rmSync(pwFile, { force: true });
 }
 const hall = spawnSync(process.execPath, [cloudCli, 'token', 'add', '--name', `hall-${Date.now()}`, '--role', 'viewer', '--db', cloudDb], { encoding: 'utf8' });
 const hallToken = /\b(svt_\S+)/.exec(hall.stdout)?.[1];
@@ -96,7 +104,7 @@ setTimeout(() => {
       `  farmer view:  http://127.0.0.1:${httpPort}/   sign in as:`,
       ...accounts,
       hallToken ? `  hall screen:  http://127.0.0.1:${httpPort}/hall#token=${hallToken}` : '',
-      '  the edge\'s own page (village LAN, works without the cloud): http://127.0.0.1:8081/',
+      '  the edge\'s own page (village LAN, works without the cloud; same accounts): http://127.0.0.1:8081/',
       'In another terminal:',
       `  pnpm edge status --config examples/demo-village.yaml --data-dir ${dataDir}`,
       `  node cloud/dist/cli.js edge list --db ${cloudDb}`,
