@@ -4,6 +4,9 @@ import type { Logger } from '../log.js';
 import type { Output } from '../outputs/types.js';
 import type { DesiredOutput } from './core.js';
 
+/** A renewal must reach this far past an expired lease to be a new lease, not the old one. */
+const RENEW_AFTER_MS = 60_000;
+
 /** Switching order: feed water last and cut it first (pump before valves before master valve). */
 const ON_ORDER: Record<ActuatorConfig['kind'], number> = { 'master-valve': 0, valve: 1, pump: 2, light: 3 };
 
@@ -18,6 +21,8 @@ interface Held {
   fault?: string;
   /** The lease ran out while control still wanted it on: stays off until control lets go. */
   expired?: boolean;
+  /** The lease end that ran out. */
+  expiredAt?: number;
   /** The lease ran out at control's own planned end: reported only if control still wants it on. */
   endedAtPlan?: number;
   /** The lease ends before control's planned end (maxRuntime cut it short). */
@@ -84,6 +89,13 @@ export class LeaseKeeper {
         held.reason = w.reason;
         continue;
       }
+      // A lease that ran out at its planned end (control stalled past it) may be granted again
+      // when control asks with a later end — a lux-driven light renews its lease this way. A
+      // valve's run has a fixed end and never re-opens; a maxRuntime cut waits for an off.
+      if (held.expired && !held.capped && !held.on && held.expiredAt !== undefined && (w.until ?? now) > held.expiredAt + RENEW_AFTER_MS) {
+        held.expired = false;
+        delete held.endedAtPlan;
+      }
       if (held.expired) {
         if (held.endedAtPlan !== undefined && (w.until ?? now) > now) this.reportExpired(id, held.endedAtPlan);
         delete held.endedAtPlan;
@@ -120,6 +132,7 @@ export class LeaseKeeper {
     held.timer = undefined;
     if (!held.on) return;
     held.expired = true;
+    held.expiredAt = held.leaseEnd ?? this.clock.now();
     const heldMs = this.clock.now() - (held.since ?? this.clock.now());
     // At the end control planned, this timer and control's own pass fall due together and
     // either may run first: it is an expiry only if control's next pass still wants it on.

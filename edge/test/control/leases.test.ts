@@ -203,4 +203,21 @@ describe('LeaseKeeper', () => {
     expect(switches.length).toBe(before);
     expect(keeper.state().every((o) => !o.on)).toBe(true);
   });
+  it('grants a new lease after a stall to a light whose control renews it, but never re-opens a valve past its run', async () => {
+    const { clock, apply, out } = rig([
+      { id: 'den-1', kind: 'light' },
+      { id: 'van-1', kind: 'valve' },
+    ]);
+    await apply({ 'den-1': { on: true, until: T0 + 15 * MIN }, 'van-1': { on: true, until: T0 + 15 * MIN } });
+    // Control stalls: both leases run out by the keeper's own timers.
+    await clock.advanceAsync(15 * MIN, 15 * MIN);
+    expect(out('den-1').on).toBe(false);
+    expect(out('van-1').on).toBe(false);
+    // Control comes back: the light's lux decision renews it 15 min from now; the valve's run
+    // still ends when it ended.
+    await clock.advanceAsync(5 * MIN, 5 * MIN);
+    await apply({ 'den-1': { on: true, until: clock.now() + 15 * MIN }, 'van-1': { on: true, until: T0 + 15 * MIN } });
+    expect(out('den-1').on).toBe(true);
+    expect(out('van-1').on).toBe(false);
+  });
 });
