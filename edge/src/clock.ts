@@ -2,45 +2,9 @@
  * Time is a dependency: the service uses the system clock, tests and the simulated village
  * a manual one that runs days of field behaviour in milliseconds.
  */
-export interface TimerHandle {
-  readonly id: number;
-}
+import type { Clock, TimerHandle } from '@smart-village/shared';
 
-export interface Clock {
-  /** Wall time, epoch ms: what readings are stamped with. It jumps when NTP syncs. */
-  now(): number;
-  /**
-   * Milliseconds on a clock that never jumps: what schedules, backoffs and timeouts are measured
-   * on, so an NTP step at boot neither floods the bus nor stops it.
-   */
-  monotonic(): number;
-  setTimeout(fn: () => void, ms: number): TimerHandle;
-  clearTimeout(handle: TimerHandle | undefined): void;
-}
-
-export const systemClock: Clock = (() => {
-  let next = 1;
-  const handles = new Map<number, NodeJS.Timeout>();
-  return {
-    now: () => Date.now(),
-    monotonic: () => performance.now(),
-    setTimeout(fn, ms) {
-      const id = next++;
-      const t = setTimeout(() => {
-        handles.delete(id);
-        fn();
-      }, Math.max(0, ms));
-      handles.set(id, t);
-      return { id };
-    },
-    clearTimeout(handle) {
-      if (!handle) return;
-      const t = handles.get(handle.id);
-      if (t) clearTimeout(t);
-      handles.delete(handle.id);
-    },
-  };
-})();
+export { systemClock, type Clock, type TimerHandle } from '@smart-village/shared';
 
 /** Sleeps on the given clock; rejects with the signal's reason when aborted. */
 export function sleep(clock: Clock, ms: number, signal?: AbortSignal): Promise<void> {

@@ -12,3 +12,4 @@ export * from './errors.js';
 export * from './messages.js';
 export * from './codec.js';
 export * from './ratelog.js';
+export * from './clock.js';
