@@ -92,6 +92,8 @@ export const zoneStateSchema = z
     lastRun: zoneRunSchema.optional(),
     next: z.object({ at: z.number().int().nonnegative(), program: idSchema }).strict().optional(),
     manualAllowed: z.boolean(),
+    /** The zone's soil-moisture control (dashboards colour the moisture band with it). */
+    moisture: z.object({ sensor: z.string().min(1), start: z.number(), target: z.number() }).strict().optional(),
   })
   .strict();
 export type ZoneState = z.output<typeof zoneStateSchema>;

@@ -895,7 +895,15 @@ export class Controller {
         const n = nextProgramStart(p, this.opts.calendar, now);
         if (n && (next === undefined || n.at < next.at)) next = { at: n.at, program: p.id };
       }
-      const base = { id: z.id, manualAllowed: z.manualAllowed, ...(z.name !== undefined && { name: z.name }), ...(z.field !== undefined && { field: z.field }), ...(last && { lastRun: last }), ...(next && { next }) };
+      const base = {
+        id: z.id,
+        manualAllowed: z.manualAllowed,
+        ...(z.moisture && { moisture: { sensor: z.moisture.sensor, start: z.moisture.start, target: z.moisture.target } }),
+        ...(z.name !== undefined && { name: z.name }),
+        ...(z.field !== undefined && { field: z.field }),
+        ...(last && { lastRun: last }),
+        ...(next && { next }),
+      };
       if (run) return { ...base, state: 'running', reason: run.reason, until: run.end };
       if (fault !== undefined) return { ...base, state: 'blocked', reason: `output ${fault} is faulty` };
       if (tankLocked) return { ...base, state: 'blocked', reason: `tank ${z.tank} low` };
