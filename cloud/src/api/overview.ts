@@ -67,8 +67,8 @@ export function buildOverview(input: OverviewInputs, p: Principal): Overview {
     .filter((f) => p.fields === null || p.fields.includes(f))
     .map((id) => ({
       id,
-      // Field names are not in the edges' meta yet: the id is the name.
-      name: id,
+      // A field is called what the zone that waters it is called ("Ruộng 1"), else by its id.
+      name: (zonesByField.get(id) ?? []).find((z) => z.name !== undefined)?.name ?? id,
       sensors: [...model.sensors.values()]
         .filter((s) => s.field === id)
         .map((s) => {

@@ -56,8 +56,8 @@ export function buildOverview(input: OverviewInputs, p: Principal): Overview {
     .filter((f) => p.fields === null || p.fields.includes(f))
     .map((id) => ({
       id,
-      // Field names are not in the config (nor in the cloud's meta): the id is the name, as in the cloud.
-      name: id,
+      // A field is called what the zone that waters it is called ("Ruộng 1"), else by its id, as in the cloud.
+      name: [...site.zones.values()].find((z) => z.field === id && z.name !== undefined)?.name ?? id,
       sensors: [...site.sensors.values()]
         .filter((s) => s.field === id)
         .map((s) => {
