@@ -31,7 +31,8 @@ export interface Overview {
   edges: { edge: string; online: boolean; lastSeen: number | null }[];
   fields: { id: string; name: string; sensors: { id: string; name: string; quantity: string | null; unit: string; value: number | null; ts: number | null; quality: Reading['quality'] | null }[]; zones: ZoneState[] }[];
   tanks: { sensor: string; name: string; value: number | null; unit: string; ts: number | null }[];
-  weather: Record<string, { value: number | null; unit: string; ts: number }>;
+  /** `sensor` names the source, so the app can update it from live readings. */
+  weather: Record<string, { value: number | null; unit: string; ts: number; sensor: string }>;
   rain24hMm: number | null;
   outputs: OutputState[];
   lights: { id: string; on: boolean; reason: string; overrideUntil?: number }[];
@@ -91,7 +92,7 @@ export function buildOverview(input: OverviewInputs, p: Principal): Overview {
     const v = values.get(s.id);
     if (!v) continue;
     const prev = weather[s.quantity];
-    if (!prev || v.ts > prev.ts) weather[s.quantity] = { value: v.value, unit: v.unit, ts: v.ts };
+    if (!prev || v.ts > prev.ts) weather[s.quantity] = { value: v.value, unit: v.unit, ts: v.ts, sensor: s.id };
   }
 
   const controls = [...model.controls.values()];

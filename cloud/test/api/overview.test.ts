@@ -51,7 +51,7 @@ describe('buildOverview', () => {
       fields: [],
       tanks: [{ sensor: 'bon-nuoc', name: 'Bồn', value: 64, unit: '%', ts: NOW - 3 * MIN }],
       // air-1's state snapshot (NOW - 1 min) is newer than any stored reading.
-      weather: { 'air-temperature': { value: 31.2, unit: '°C', ts: NOW - MIN }, 'relative-humidity': { value: 80, unit: '%RH', ts: NOW - 2 * MIN } },
+      weather: { 'air-temperature': { value: 31.2, unit: '°C', ts: NOW - MIN, sensor: 'air-1' }, 'relative-humidity': { value: 80, unit: '%RH', ts: NOW - 2 * MIN, sensor: 'hum-1' } },
       rain24hMm: 3.5,
       outputs: [{ id: 'pump', kind: 'pump', on: true, until: NOW + 600_000, reason: 'zone-1' }],
       lights: [{ id: 'street', on: true, reason: 'dusk' }],
@@ -96,7 +96,7 @@ describe('routes', () => {
     await v.store.storeReadings(PUMP, [500, 501, 502, 503], [reading('rain-total', NOW - 30 * H, 40, 'mm'), reading('rain-total', NOW - 24 * H - 2 * MIN, 40, 'mm'), reading('rain-total', NOW - 3 * H, 41, 'mm'), reading('rain-total', NOW - H, 42.5, 'mm')]);
     const o = (await call(v.base, '/api/sites/village-a/overview', { token: v.tokens.viewer })).body as { rain24hMm: number; weather: Record<string, unknown> };
     expect(o.rain24hMm).toBe(2.5);
-    expect(o.weather.rain).toEqual({ value: 42.5, unit: 'mm', ts: NOW - H });
+    expect(o.weather.rain).toEqual({ value: 42.5, unit: 'mm', ts: NOW - H, sensor: 'rain-total' });
   });
 
   it('explain: the newest decisions about a zone, at most limit', async () => {
