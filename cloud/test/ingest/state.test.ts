@@ -80,7 +80,7 @@ describe('…/state ingest', () => {
     expect(overview.status).toBe(200);
     expect(overview.body).toMatchObject({
       site: { id: 'village-a', name: 'Thôn Đông', timezone: 'Asia/Ho_Chi_Minh', language: 'vi', lat: 21.03, lon: 105.85 },
-      fields: [{ id: 'ruong-lan', name: 'ruong-lan', sensors: [{ id: 'soil-1', name: 'Đất ruộng Lan', quantity: 'soil-moisture', unit: '%VWC', value: 31.5, quality: 'good' }], zones: [{ id: 'zone-1', name: 'Ruộng Lan' }] }],
+      fields: [{ id: 'ruong-lan', name: 'Ruộng Lan', sensors: [{ id: 'soil-1', name: 'Đất ruộng Lan', quantity: 'soil-moisture', unit: '%VWC', value: 31.5, quality: 'good' }], zones: [{ id: 'zone-1', name: 'Ruộng Lan' }] }],
       tanks: [{ sensor: 'bon-nuoc', name: 'Bồn nước', value: null, unit: '%', ts: null }],
       outputs: [{ id: 'valve-1', kind: 'valve', on: false }],
     });
