@@ -4,3 +4,4 @@
  * package's main entry (which the browser bundle uses).
  */
 export * from './errors.js';
+export * from './scrypt.js';
