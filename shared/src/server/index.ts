@@ -5,3 +5,4 @@
  */
 export * from './errors.js';
 export * from './scrypt.js';
+export * from './static.js';
