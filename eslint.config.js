@@ -20,4 +20,9 @@ export default tseslint.config(
     files: ['**/cli.ts', '**/cli/**', 'bench/**', 'scripts/**', '**/test/**', '**/main.ts'],
     rules: { 'no-console': 'off' },
   },
+  {
+    // The browser app must not pull in node-only code (node:crypto, node:fs) from shared's server entry.
+    files: ['web/**'],
+    rules: { 'no-restricted-imports': ['error', { paths: [{ name: '@smart-village/shared/server', message: 'node-only; the web app uses @smart-village/shared' }] }] },
+  },
 );

@@ -13,3 +13,4 @@ export * from './messages.js';
 export * from './codec.js';
 export * from './ratelog.js';
 export * from './clock.js';
+export * from './alert.js';

@@ -73,18 +73,8 @@ export interface Announcement {
   by: string;
 }
 
-export const ALERT_KINDS = ['tank-low', 'soil-dry', 'sensor-offline', 'edge-offline', 'no-flow', 'command-failed'] as const;
-export type AlertKind = (typeof ALERT_KINDS)[number];
-
-export interface Alert {
-  id: string;
-  kind: AlertKind;
-  severity: 'warning' | 'alarm';
-  source: string;
-  message: string;
-  since: number;
-  data?: Record<string, unknown>;
-}
+import type { Alert } from '@smart-village/shared';
+export type { Alert, AlertKind } from '@smart-village/shared';
 
 export type Light = ControlState['lights'][number];
 

@@ -1,7 +1,7 @@
 import { QUANTITY_NAMES, UNITS, QUALITIES, SEVERITIES } from '@smart-village/shared';
 import { ALERT_KINDS } from '../alerts/rules.js';
 import { COMMAND_STATUSES, USER_ROLES } from '../store/types.js';
-import { API_ERRORS } from './errors.js';
+import { API_ERRORS } from '@smart-village/shared/server';
 import { LIMIT_DEFAULT, LIMIT_MAX, MAX_BUCKETS } from './params.js';
 
 /**

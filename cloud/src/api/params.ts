@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { idSchema, parseDuration } from '@smart-village/shared';
-import { ApiError, type ApiIssue } from './errors.js';
+import { badRequest, type ApiIssue } from '@smart-village/shared/server';
 
 /**
  * Path and query parameters (and JSON bodies). Query and path values arrive as text; every route's query is a strict object,
@@ -118,9 +118,6 @@ export function historyWindow(q: HistoryQuery, now: number): HistoryWindow {
   return window;
 }
 
-export function badRequest(issues: ApiIssue[]): ApiError {
-  return new ApiError('BAD_REQUEST', issues.map((i) => `${i.path}: ${i.message}`).join('; '), issues);
-}
 
 /** Parses with a schema, or throws 400 naming every problem (`query.limit: must be …`). */
 export function parseParams<S extends z.ZodType>(schema: S, value: unknown, where: 'path' | 'query' | 'body'): z.output<S> {

@@ -8,7 +8,7 @@ import type { ActiveSession, Sessions } from '../auth/sessions.js';
 import type { TokenBuckets } from '../broker/limits.js';
 import type { SiteModels } from '../site/models.js';
 import type { CloudStore, EdgeRecord } from '../store/types.js';
-import { ApiError } from './errors.js';
+import { ApiError } from '@smart-village/shared/server';
 import type { LiveFeed } from './live.js';
 
 /** Sends a command to an edge (QoS 1, not retained); throws when the broker cannot be reached. */

@@ -1,5 +1,5 @@
 import { canSeeEventSource, canSeeSensor, canUseSite, seesAllFields, type Principal } from '../auth/access.js';
-import { ApiError } from './errors.js';
+import { ApiError } from '@smart-village/shared/server';
 import { OPENAPI } from './openapi.js';
 import {
   eventsQuery,

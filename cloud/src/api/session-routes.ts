@@ -4,7 +4,7 @@ import { idSchema } from '@smart-village/shared';
 import { clientAddress, overTls, sessionCookie, type SessionUser } from '../auth/sessions.js';
 import { MAX_SECRET_LENGTH } from '../auth/secret.js';
 import { checkLogin } from '../auth/users.js';
-import { ApiError } from './errors.js';
+import { ApiError } from '@smart-village/shared/server';
 import { noParams, noQuery } from './params.js';
 import { Reply, route, type ApiDeps, type Route } from './route.js';
 import { authenticate, hashToken } from './tokens.js';

@@ -3,7 +3,7 @@ import { commandActionSchema, idSchema, toVillageError } from '@smart-village/sh
 import { canSeeAlert, canSeeZone, issuer, seesAllFields } from '../auth/access.js';
 import { makeCommand, planCommand } from '../commands/plan.js';
 import type { CommandRecord } from '../store/types.js';
-import { ApiError } from './errors.js';
+import { ApiError } from '@smart-village/shared/server';
 import { buildOverview, rainFromBuckets, rainGauge } from './overview.js';
 import { intParam, LIMIT_DEFAULT, LIMIT_MAX, MINUTE_MS, noQuery, siteParams } from './params.js';
 import { Reply, route, siteEdges, who, type ApiDeps, type Route } from './route.js';

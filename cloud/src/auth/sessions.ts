@@ -1,5 +1,6 @@
-import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
+import { SESSION_ID_PATTERN } from '@smart-village/shared/server';
 import type { CloudStore, SessionRecord } from '../store/types.js';
 import type { Principal } from './access.js';
 
@@ -9,8 +10,8 @@ import type { Principal } from './access.js';
  * CSRF token, which state-changing requests carry in X-CSRF-Token.
  */
 
-export const SESSION_COOKIE = 'sv_session';
-const SESSION_ID_PATTERN = /^[A-Za-z0-9_-]{43}$/;
+// Cookie, CSRF and same-origin checks are the edge's too.
+export { csrfMatches, overTls, readCookie, sameOrigin, SESSION_COOKIE, sessionCookie } from '@smart-village/shared/server';
 
 export interface SessionOptions {
   /** A user session ends after this long without use (sliding). Default 30 days. */
@@ -116,64 +117,6 @@ export class Sessions {
   async end(record: SessionRecord): Promise<void> {
     await this.store.removeSession(record.idHash);
   }
-}
-
-/** Cookie values by name (RFC 6265 §5.4 syntax, the first of a repeated name wins). */
-export function readCookie(req: IncomingMessage, name: string): string | undefined {
-  const header = req.headers.cookie;
-  if (!header) return undefined;
-  for (const part of header.split(';')) {
-    const eq = part.indexOf('=');
-    if (eq < 0) continue;
-    if (part.slice(0, eq).trim() === name) return part.slice(eq + 1).trim();
-  }
-  return undefined;
-}
-
-/** Whether the request reached us over TLS, directly or through a proxy that says so. */
-export function overTls(req: IncomingMessage): boolean {
-  if ((req.socket as { encrypted?: boolean }).encrypted === true) return true;
-  const proto = req.headers['x-forwarded-proto'];
-  const first = (Array.isArray(proto) ? proto[0] : proto)?.split(',')[0]?.trim().toLowerCase();
-  return first === 'https';
-}
-
-/** Set-Cookie for a session; `maxAgeMs` 0 clears it. */
-export function sessionCookie(id: string, maxAgeMs: number, secure: boolean): string {
-  const parts = [`${SESSION_COOKIE}=${id}`, 'Path=/', 'HttpOnly', 'SameSite=Strict', `Max-Age=${Math.floor(maxAgeMs / 1000)}`];
-  if (secure) parts.push('Secure');
-  return parts.join('; ');
-}
-
-/** Constant-time comparison of the X-CSRF-Token header with the session's token. */
-export function csrfMatches(req: IncomingMessage, record: SessionRecord): boolean {
-  const header = req.headers['x-csrf-token'];
-  const sent = Buffer.from(typeof header === 'string' ? header : '', 'utf8');
-  const expected = Buffer.from(record.csrf, 'utf8');
-  return sent.length === expected.length && timingSafeEqual(sent, expected);
-}
-
-/**
- * Same-origin check for requests that change state or log in: an Origin header (browsers send it
- * on every POST/PUT/DELETE) must name this host; without one, Sec-Fetch-Site must not say
- * cross-site. Requests with neither come from something that is not a browser page.
- */
-export function sameOrigin(req: IncomingMessage, trustProxy: boolean): boolean {
-  const origin = req.headers.origin;
-  if (origin !== undefined) {
-    if (origin === 'null') return false;
-    let host: string;
-    try {
-      host = new URL(origin).host;
-    } catch {
-      return false;
-    }
-    const forwarded = req.headers['x-forwarded-host'];
-    const hosts = [req.headers.host, trustProxy ? (Array.isArray(forwarded) ? forwarded[0] : forwarded)?.split(',')[0]?.trim() : undefined];
-    return hosts.some((h) => h !== undefined && h.toLowerCase() === host.toLowerCase());
-  }
-  const site = req.headers['sec-fetch-site'];
-  return site === undefined || site === 'same-origin' || site === 'none';
 }
 
 /** The client's address for rate limits: the socket's, or the proxy's word when it is trusted. */

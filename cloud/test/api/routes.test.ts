@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { API_ERRORS } from '../../src/api/errors.js';
+import { API_ERRORS } from '@smart-village/shared/server';
 import { get, H, MIN, NOW, SOIL_SEQS, soilTs, startVillage, T0, type Village } from './fixture.js';
 
 const DAY = 24 * H;

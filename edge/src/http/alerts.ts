@@ -8,20 +8,8 @@ import type { CommandRecord } from './web-store.js';
  * here that failed. The cloud's Alert shape, ids and rules (cloud/src/alerts/rules.ts). Pure.
  */
 
-export const ALERT_KINDS = ['tank-low', 'soil-dry', 'sensor-offline', 'edge-offline', 'no-flow', 'command-failed'] as const;
-export type AlertKind = (typeof ALERT_KINDS)[number];
-
-export interface Alert {
-  /** Stable while the condition lasts: `{kind}:{source}` (`command-failed:{command id}`). */
-  id: string;
-  kind: AlertKind;
-  severity: 'warning' | 'alarm';
-  source: string;
-  message: string;
-  since: number;
-  /** The numbers behind it; `field` when it concerns one field, `by` for a command's issuer. */
-  data: Record<string, unknown>;
-}
+import type { Alert } from '@smart-village/shared';
+export { ALERT_KINDS, type Alert, type AlertKind } from '@smart-village/shared';
 
 /** The cloud's defaults (DEFAULT_ALERT_OPTIONS). */
 export const ALERT_RULES = {

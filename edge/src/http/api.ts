@@ -8,7 +8,7 @@ import type { Outbox } from '../store/types.js';
 import { allows, canSeeAlert, canSeeEventSource, canSeeSensor, canSeeZone, issuer, planCommand, tokenPrincipal, type Principal, type Role } from './access.js';
 import { checkLogin, findToken } from './accounts.js';
 import { ALERT_EVENT_KINDS, ALERT_RULES, computeAlerts, type Alert } from './alerts.js';
-import { ApiError, badRequest, toApiError, type ApiIssue } from './errors.js';
+import { ApiError, badRequest, toApiError, type ApiIssue } from '@smart-village/shared/server';
 import { DAY_MS, HistoryBook, historyWindow, MINUTE_MS, parseHistoryQuery, rainFromBuckets } from './history.js';
 import { LiveFeed, serveStream, streamFilter } from './live.js';
 import { buildOverview } from './overview.js';

@@ -1,6 +1,6 @@
 import { parseDuration } from '@smart-village/shared';
 import type { Outbox, SensorBucket } from '../store/types.js';
-import { badRequest, type ApiIssue } from './errors.js';
+import { badRequest, type ApiIssue } from '@smart-village/shared/server';
 
 /**
  * Sensor history for charts, from the outbox: the cloud's windows and bucket shape

@@ -1,6 +1,5 @@
-import type { IncomingMessage } from 'node:http';
+import { SESSION_ID_PATTERN } from '@smart-village/shared/server';
 import type { Principal } from './access.js';
-import { sameSecret } from './local-token.js';
 import { newSessionSecret, sha256 } from './secret.js';
 import type { SessionRecord, WebStore } from './web-store.js';
 
@@ -10,8 +9,9 @@ import type { SessionRecord, WebStore } from './web-store.js';
  * X-CSRF-Token header of state-changing requests.
  */
 
-export const SESSION_COOKIE = 'sv_session';
-const SESSION_ID = /^[A-Za-z0-9_-]{43}$/;
+// Cookie, CSRF and same-origin checks are the cloud's too.
+export { csrfMatches, overTls, readCookie, sameOrigin, SESSION_COOKIE, sessionCookie } from '@smart-village/shared/server';
+
 /** A user session ends after 30 days unused; a hall screen's after 400 (the browsers' cookie cap, RFC 6265bis §5.5). */
 export const SESSION_TTL = { user: 30 * 86_400_000, kiosk: 400 * 86_400_000 } as const;
 /** The expiry moves forward at most this often per session (a write to the SD card). */
@@ -54,7 +54,7 @@ export class Sessions {
    * role or field list applies at once.
    */
   resolve(id: string): ActiveSession | undefined {
-    if (!SESSION_ID.test(id)) return undefined;
+    if (!SESSION_ID_PATTERN.test(id)) return undefined;
     const record = this.store.findSession(sha256(id));
     if (!record) return undefined;
     const now = this.now();
@@ -87,50 +87,6 @@ export class Sessions {
   end(record: SessionRecord): void {
     this.store.removeSession(record.idHash);
   }
-}
-
-/** A cookie's value (RFC 6265 §5.4; the first of a repeated name wins). */
-export function readCookie(req: IncomingMessage, name: string): string | undefined {
-  for (const part of (req.headers.cookie ?? '').split(';')) {
-    const eq = part.indexOf('=');
-    if (eq > 0 && part.slice(0, eq).trim() === name) return part.slice(eq + 1).trim();
-  }
-  return undefined;
-}
-
-/** Whether the page was reached over TLS: directly, or through a proxy in front of the Pi that says so. */
-export function overTls(req: IncomingMessage): boolean {
-  if ((req.socket as { encrypted?: boolean }).encrypted === true) return true;
-  const proto = req.headers['x-forwarded-proto'];
-  return (Array.isArray(proto) ? proto[0] : proto)?.split(',')[0]?.trim().toLowerCase() === 'https';
-}
-
-/** Set-Cookie for a session; `maxAgeMs` 0 clears it. */
-export function sessionCookie(id: string, maxAgeMs: number, secure: boolean): string {
-  return [`${SESSION_COOKIE}=${id}`, 'Path=/', 'HttpOnly', 'SameSite=Strict', `Max-Age=${Math.floor(maxAgeMs / 1000)}`, ...(secure ? ['Secure'] : [])].join('; ');
-}
-
-export function csrfMatches(req: IncomingMessage, record: SessionRecord): boolean {
-  const header = req.headers['x-csrf-token'];
-  return sameSecret(typeof header === 'string' ? header : '', record.csrf);
-}
-
-/**
- * Requests that change state or log in must come from our own page: an Origin header (browsers send
- * one on every POST/PUT/DELETE) naming this host, or without one a Sec-Fetch-Site that is not
- * cross-site. Neither: not a browser page (the CLI, curl), which carries no ambient cookie.
- */
-export function sameOrigin(req: IncomingMessage): boolean {
-  const origin = req.headers.origin;
-  if (origin !== undefined) {
-    try {
-      return origin !== 'null' && new URL(origin).host.toLowerCase() === (req.headers.host ?? '').toLowerCase();
-    } catch {
-      return false;
-    }
-  }
-  const site = req.headers['sec-fetch-site'];
-  return site === undefined || site === 'same-origin' || site === 'none';
 }
 
 /**

@@ -1,8 +1,9 @@
-import { toVillageError } from '@smart-village/shared';
+import { toVillageError } from '../errors.js';
 
 /**
- * The closed set of codes an API client can see, each with its one HTTP status. Clients branch on
- * the code; the message is for people and may change.
+ * The closed set of codes a client of the cloud API or of an edge's local API can see, each with
+ * its one HTTP status. One table for both servers, so the web app handles them alike. Clients
+ * branch on the code; the message is for people and may change.
  */
 export const API_ERRORS = {
   BAD_REQUEST: 400,
@@ -17,7 +18,7 @@ export const API_ERRORS = {
   TOO_MANY_REQUESTS: 429,
   INTERNAL: 500,
   STORE_UNAVAILABLE: 503,
-  /** The command could not be handed to the broker. */
+  /** The command could not be handed to the broker (cloud only). */
   BROKER_UNAVAILABLE: 503,
 } as const;
 export type ApiErrorCode = keyof typeof API_ERRORS;
@@ -50,6 +51,11 @@ export class ApiError extends Error {
   body(): ApiErrorBody {
     return { error: { code: this.code, message: this.message, ...(this.issues && { issues: this.issues }) } };
   }
+}
+
+/** 400 naming every problem (`query.limit: must be …; query.from: …`). */
+export function badRequest(issues: ApiIssue[]): ApiError {
+  return new ApiError('BAD_REQUEST', issues.map((i) => `${i.path}: ${i.message}`).join('; '), issues);
 }
 
 /**
