@@ -110,6 +110,10 @@ devices:
     await server.start();
     await until('online again', () => s.device('tank-1').health === 'online' && s.device('tank-2').health === 'online', 15_000);
     expect(s.readings.slice(before).find((r) => r.sensor === 'tank-1-level' && r.quality === 'good')?.value).toBe(123.5);
-    expect(s.health('tank-1')).toEqual(['online', 'offline', 'online']);
+    // On a loaded machine the reconnect attempts can outlast staleAfter before the device is
+    // declared offline: `stale` may come first, but only there.
+    const health = s.health('tank-1');
+    expect(health.filter((h) => h !== 'stale')).toEqual(['online', 'offline', 'online']);
+    expect(health.indexOf('stale') === -1 || health.indexOf('stale') === 1).toBe(true);
   });
 });
