@@ -22,7 +22,7 @@ import { TokenBuckets } from '../broker/limits.js';
 import type { IngestChange } from '../ingest/ingest.js';
 import { SiteModels } from '../site/models.js';
 import type { CloudStore } from '../store/types.js';
-import { ApiError, badRequest, toApiError } from '@smart-village/shared/server';
+import { ApiError, badRequest, matchRoute, routeTable, toApiError } from '@smart-village/shared/server';
 import { LiveFeed } from './live.js';
 import { parseParams, queryObject } from './params.js';
 import { Reply, STREAMED, type ApiDeps, type CommandPublisher, type Method, type Route } from './route.js';
@@ -93,36 +93,11 @@ export interface ApiHandler extends RequestListener {
   closeStreams(): void;
 }
 
-interface Compiled {
-  route: Route;
-  segments: string[];
-}
-
-const COMPILED: readonly Compiled[] = ROUTES.map((route) => ({ route, segments: route.path.split('/') }));
+const TABLE = routeTable(ROUTES);
 
 /** The route of that path and method with its raw path parameters, or the methods the path has. */
 function match(pathname: string, method: string | undefined): { route: Route; params: Record<string, string> } | { allowed: Method[] } {
-  const parts = pathname.split('/');
-  const allowed: Method[] = [];
-  for (const { route, segments } of COMPILED) {
-    if (segments.length !== parts.length) continue;
-    const params: Record<string, string> = {};
-    const fits = segments.every((seg, i) => {
-      const part = parts[i] as string;
-      if (!seg.startsWith('{')) return seg === part;
-      if (part === '') return false;
-      try {
-        params[seg.slice(1, -1)] = decodeURIComponent(part);
-      } catch {
-        params[seg.slice(1, -1)] = part;
-      }
-      return true;
-    });
-    if (!fits) continue;
-    if (route.method === method) return { route, params };
-    allowed.push(route.method);
-  }
-  return { allowed };
+  return matchRoute(TABLE, pathname, method);
 }
 
 /** The bearer token of a request: the Authorization header, or ?token= where the route allows it. */

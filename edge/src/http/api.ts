@@ -8,7 +8,7 @@ import type { Outbox } from '../store/types.js';
 import { allows, canSeeAlert, canSeeEventSource, canSeeSensor, canSeeZone, issuer, planCommand, tokenPrincipal, type Principal, type Role } from './access.js';
 import { checkLogin, findToken } from './accounts.js';
 import { ALERT_EVENT_KINDS, ALERT_RULES, computeAlerts, type Alert } from './alerts.js';
-import { ApiError, badRequest, toApiError, type ApiIssue } from '@smart-village/shared/server';
+import { ApiError, badRequest, matchRoute, routeTable, toApiError, type ApiIssue, type RouteTable } from '@smart-village/shared/server';
 import { DAY_MS, HistoryBook, historyWindow, MINUTE_MS, parseHistoryQuery, rainFromBuckets } from './history.js';
 import { LiveFeed, serveStream, streamFilter } from './live.js';
 import { buildOverview } from './overview.js';
@@ -86,7 +86,7 @@ export class WebApi {
   private readonly sessions: Sessions;
   private readonly logins: LoginLimiter;
   private readonly history: HistoryBook;
-  private readonly routes: readonly { route: Route; segments: string[] }[];
+  private readonly routes: RouteTable<Route>;
   private readonly streams = new Set<ServerResponse>();
   /** Events that start or end alerts, newest first, valid up to `alertEventsSeq`. */
   private alertEvents: Event[] | undefined;
@@ -112,7 +112,7 @@ export class WebApi {
         else if (this.alertEventsSeq >= 0) this.alertEventsSeq = Math.max(this.alertEventsSeq, seq);
       },
     });
-    this.routes = this.table().map((route) => ({ route, segments: route.path.split('/') }));
+    this.routes = routeTable(this.table());
   }
 
   /** Wires the live side: outbox commits. Command results and control changes are told by the server. */
@@ -232,27 +232,7 @@ export class WebApi {
   // ---- plumbing ----------------------------------------------------------------------------
 
   private match(pathname: string, method: string | undefined): { route: Route; params: Record<string, string> } | { allowed: string[] } {
-    const parts = pathname.split('/');
-    const allowed: string[] = [];
-    for (const { route, segments } of this.routes) {
-      if (segments.length !== parts.length) continue;
-      const params: Record<string, string> = {};
-      const fits = segments.every((seg, i) => {
-        const part = parts[i] as string;
-        if (!seg.startsWith('{')) return seg === part;
-        if (part === '') return false;
-        try {
-          params[seg.slice(1, -1)] = decodeURIComponent(part);
-        } catch {
-          params[seg.slice(1, -1)] = part;
-        }
-        return true;
-      });
-      if (!fits) continue;
-      if (route.method === method) return { route, params };
-      allowed.push(route.method);
-    }
-    return { allowed };
+    return matchRoute(this.routes, pathname, method);
   }
 
   /** A bearer token wins (a page on another origin cannot send that header without a CORS preflight we never answer), else the session cookie. */

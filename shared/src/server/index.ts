@@ -7,3 +7,4 @@ export * from './errors.js';
 export * from './scrypt.js';
 export * from './static.js';
 export * from './sessions.js';
+export * from './routing.js';
